@@ -1,0 +1,134 @@
+"""The `ivsettle` command: serve, migrate, clients, openapi."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+
+from service.auth import ROLES, key_digest, new_api_key
+from service.clock import Clock
+from service.db import create_engine, create_sessionmaker
+from service.models import ApiClient, Hospital, Municipality
+from service.settings import Settings, get_settings
+
+app = typer.Typer(help="ivsettle: settlement of municipal IV treatment.", no_args_is_help=True)
+clients_app = typer.Typer(help="API clients (keys bound to a role and an organisation).")
+app.add_typer(clients_app, name="clients")
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+) -> None:
+    """Migrate the database to head, load reference data, and serve the API."""
+    import uvicorn
+
+    from service.main import create_app
+    from service.migrate import prepare_database
+
+    _logging()
+    settings = get_settings()
+    prepare_database(settings)
+    shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
+    typer.echo(f"ivsettle on {_describe(settings)}")
+    typer.echo(f"Interactive API docs: http://{shown_host}:{port}/docs")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command()
+def migrate() -> None:
+    """Migrate the database to head and load the reference data (both idempotent)."""
+    from service.migrate import prepare_database
+
+    _logging()
+    settings = get_settings()
+    prepare_database(settings)
+    typer.echo(f"database at head: {_describe(settings)}")
+
+
+def _describe(settings: Settings) -> str:
+    url = settings.database_url
+    if "@" in url:  # never print a password
+        scheme, rest = url.split("://", 1)
+        url = f"{scheme}://…@{rest.split('@', 1)[1]}"
+    return url
+
+
+@clients_app.command("create")
+def clients_create(
+    name: Annotated[str, typer.Option(help="Who the client is, e.g. 'Gentofte Omsorgssystem'")],
+    role: Annotated[str, typer.Option(help="hospital | municipality | region | admin")],
+    org: Annotated[str | None, typer.Option(help="Hospital code (hospital) or kommunekode (municipality)")] = None,
+) -> None:
+    """Create an API client; its key is printed once, on the last line."""
+    from service.migrate import prepare_database
+
+    if role not in ROLES:
+        raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}", param_hint="--role")
+    if role in ("hospital", "municipality") and not org:
+        raise typer.BadParameter(f"a {role} client needs --org", param_hint="--org")
+    settings = get_settings()
+    prepare_database(settings)
+    key = asyncio.run(create_client(settings, name, role, org))
+    typer.echo(f"created {role} client '{name}'{f' for {org}' if org else ''}; the key is shown only now:")
+    typer.echo(key)
+
+
+async def create_client(settings: Settings, name: str, role: str, org: str | None) -> str:
+    """Store a new client and return its key (only the hash is kept)."""
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            if role == "hospital" and await session.get(Hospital, org) is None:
+                codes = (await session.scalars(select(Hospital.code))).all()
+                raise typer.BadParameter(f"unknown hospital code; one of {', '.join(codes)}", param_hint="--org")
+            if role == "municipality" and await session.get(Municipality, org) is None:
+                raise typer.BadParameter("unknown kommunekode (3 digits, one of the 29)", param_hint="--org")
+            key = new_api_key()
+            session.add(
+                ApiClient(
+                    id=uuid.uuid4(), name=name, role=role,
+                    org_code=org if role in ("hospital", "municipality") else None,
+                    key_sha256=key_digest(key), key_prefix=key[:12],
+                    created_at=Clock(settings.now).now(),
+                )
+            )
+            await session.commit()
+            return key
+    finally:
+        await engine.dispose()
+
+
+@app.command()
+def openapi(
+    output: Annotated[Path, typer.Option(help="Where to write it")] = Path("contracts/openapi.json"),
+) -> None:
+    """Export the OpenAPI document of the running code (the contract clients are written to)."""
+    output.write_text(openapi_text() + "\n", encoding="utf-8")
+    typer.echo(f"wrote {output}")
+
+
+def openapi_text() -> str:
+    from service.main import create_app
+
+    settings = Settings(database_url="sqlite+aiosqlite:///:memory:", cpr_key=_ZERO_KEY, cpr_hash_key=_ZERO_KEY)
+    return json.dumps(create_app(settings).openapi(), indent=2, ensure_ascii=False, sort_keys=True)
+
+
+_ZERO_KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,58 @@
+"""SQL of courses and their corrections."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.auth import Principal
+from service.models import Course, CourseCorrection, Visit
+
+
+def visible_courses(principal: Principal) -> Select[tuple[Course]]:
+    """A municipality sees its own courses, the region all; others none (so: 404)."""
+    stmt = select(Course)
+    if principal.role == "municipality":
+        stmt = stmt.where(Course.municipality_code == principal.org_code)
+    elif principal.role != "region":
+        stmt = stmt.where(False)
+    return stmt
+
+
+async def visit_summary(
+    session: AsyncSession, course_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[int, int, date | None]]:
+    """Per course: visits, visits with the dose given, and the last date with a given dose."""
+    if not course_ids:
+        return {}
+    rows = await session.execute(
+        select(
+            Visit.course_id,
+            func.count(),
+            func.count().filter(Visit.administered.is_(True)),
+            func.max(Visit.local_date).filter(Visit.administered.is_(True)),
+        )
+        .where(Visit.course_id.in_(set(course_ids)))
+        .group_by(Visit.course_id)
+    )
+    return {cid: (n, given, last) for cid, n, given, last in rows}
+
+
+async def corrections_for(
+    session: AsyncSession, course_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[CourseCorrection]]:
+    result: dict[uuid.UUID, list[CourseCorrection]] = {cid: [] for cid in course_ids}
+    if not course_ids:
+        return result
+    rows = await session.scalars(
+        select(CourseCorrection)
+        .where(CourseCorrection.course_id.in_(set(course_ids)))
+        .order_by(CourseCorrection.corrected_at, CourseCorrection.id)
+    )
+    for correction in rows:
+        result[correction.course_id].append(correction)
+    return result

@@ -1,0 +1,73 @@
+"""A course (forløb) and its changes, as municipalities and the region read them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.referral.schemas import Setting
+
+CourseStatus = Literal["active", "completed", "cancelled"]
+EndReason = Literal["completed", "readmitted", "switched_to_oral", "deceased", "other"]
+
+
+class CorrectionOut(BaseModel):
+    id: uuid.UUID
+    reason: str
+    previous: dict[str, Any]
+    corrected: dict[str, Any]
+    corrected_at: datetime
+    corrected_by: uuid.UUID
+
+
+class CourseOut(BaseModel):
+    id: uuid.UUID
+    referral_id: uuid.UUID
+    patient_id: uuid.UUID
+    patient_cpr: str | None = Field(description="Shown to the treating municipality only")
+    municipality_code: str
+    hospital_code: str
+    treatment_type: str
+    setting: Setting
+    start_date: date
+    end_date: date | None
+    status: CourseStatus
+    end_reason: str | None
+    end_note: str | None
+    cancel_reason: str | None
+    day_count: int = Field(
+        description="Treatment days so far: start through end date (completed) or today (active)"
+    )
+    visit_count: int
+    administered_visit_count: int
+    last_administered_date: date | None
+    corrections: list[CorrectionOut]
+    created_at: datetime
+    updated_at: datetime
+
+
+class CompleteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    end_date: date
+    reason: EndReason
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class CorrectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start_date: date | None = None
+    end_date: date | None = None
+    treatment_type: Literal["antibiotics", "fluids", "pump"] | None = None
+    municipality_code: str | None = Field(default=None, min_length=3, max_length=3)
+    reason: str = Field(min_length=1, max_length=2000)

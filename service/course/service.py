@@ -1,0 +1,222 @@
+"""Use cases of courses: read, complete, cancel, correct (previous values kept)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from service import audit
+from service.course import repository
+from service.course.schemas import CancelIn, CompleteIn, CorrectionIn, CorrectionOut, CourseOut
+from service.deps import Ctx
+from service.domain.scope import Violation
+from service.errors import Conflict, Invalid, NotFound
+from service.models import Course, CourseCorrection, Municipality
+from service.patients import reveal_cprs
+from service.tariff.repository import version_valid_on
+
+
+def day_count(course: Course, today: date) -> int:
+    """Day n of a course is start + (n-1); the end date is inclusive."""
+    last = course.end_date if course.end_date is not None else today
+    return max(0, (last - course.start_date).days + 1)
+
+
+async def present_courses(ctx: Ctx, courses: Sequence[Course], action: str) -> list[CourseOut]:
+    """Courses as the principal may see them; the read is audited per patient."""
+    ids = [c.id for c in courses]
+    cprs = await reveal_cprs(ctx.session, ctx.vault, ctx.principal, [c.patient_id for c in courses])
+    visits = await repository.visit_summary(ctx.session, ids)
+    corrections = await repository.corrections_for(ctx.session, ids)
+    await audit.record_many(
+        ctx.session, ctx.principal, ctx.now, action, "course",
+        [(c.id, c.patient_id) for c in courses], detail={"cpr_shown": bool(cprs)},
+    )
+    today = ctx.clock.today()
+    out = []
+    for c in courses:
+        n, given, last_given = visits.get(c.id, (0, 0, None))
+        out.append(
+            CourseOut(
+                id=c.id,
+                referral_id=c.referral_id,
+                patient_id=c.patient_id,
+                patient_cpr=cprs.get(c.patient_id),
+                municipality_code=c.municipality_code,
+                hospital_code=c.hospital_code,
+                treatment_type=c.treatment_type,
+                setting=c.setting,  # type: ignore[arg-type]
+                start_date=c.start_date,
+                end_date=c.end_date,
+                status=c.status,  # type: ignore[arg-type]
+                end_reason=c.end_reason,
+                end_note=c.end_note,
+                cancel_reason=c.cancel_reason,
+                day_count=day_count(c, today),
+                visit_count=n,
+                administered_visit_count=given,
+                last_administered_date=last_given,
+                corrections=[
+                    CorrectionOut(
+                        id=k.id, reason=k.reason, previous=k.previous, corrected=k.corrected,
+                        corrected_at=k.corrected_at, corrected_by=k.corrected_by,
+                    )
+                    for k in corrections[c.id]
+                ],
+                created_at=c.created_at,
+                updated_at=c.updated_at,
+            )
+        )
+    return out
+
+
+async def course_out(ctx: Ctx, course: Course, action: str) -> CourseOut:
+    (out,) = await present_courses(ctx, [course], action)
+    return out
+
+
+async def visible_course(ctx: Ctx, course_id: uuid.UUID, for_update: bool = False) -> Course:
+    stmt = repository.visible_courses(ctx.principal).where(Course.id == course_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    course = (await ctx.session.scalars(stmt)).first()
+    if course is None:
+        raise NotFound("course_not_found", "no such course for this client")
+    return course
+
+
+async def list_courses(
+    ctx: Ctx,
+    municipality_code: str | None,
+    status: str | None,
+    started_from: date | None,
+    started_to: date | None,
+    limit: int,
+    offset: int,
+) -> list[CourseOut]:
+    stmt = repository.visible_courses(ctx.principal)
+    if municipality_code is not None:
+        stmt = stmt.where(Course.municipality_code == municipality_code)
+    if status is not None:
+        stmt = stmt.where(Course.status == status)
+    if started_from is not None:
+        stmt = stmt.where(Course.start_date >= started_from)
+    if started_to is not None:
+        stmt = stmt.where(Course.start_date <= started_to)
+    stmt = stmt.order_by(Course.start_date, Course.created_at, Course.id).limit(limit).offset(offset)
+    courses = list((await ctx.session.scalars(stmt)).all())
+    await audit.record(
+        ctx.session, ctx.principal, ctx.now, "course.search", "course",
+        detail={
+            "municipality_code": municipality_code, "status": status,
+            "started_from": str(started_from) if started_from else None,
+            "started_to": str(started_to) if started_to else None, "count": len(courses),
+        },
+    )
+    return await present_courses(ctx, courses, "course.read")
+
+
+async def get_course(ctx: Ctx, course_id: uuid.UUID) -> CourseOut:
+    return await course_out(ctx, await visible_course(ctx, course_id), "course.read")
+
+
+def _invalid(code: str, field: str, message: str) -> Invalid:
+    return Invalid(code, message, [Violation(code, field, message)])
+
+
+async def complete_course(ctx: Ctx, course_id: uuid.UUID, body: CompleteIn) -> CourseOut:
+    course = await visible_course(ctx, course_id, for_update=True)
+    if course.status == "completed" and course.end_date == body.end_date and course.end_reason == body.reason:
+        return await course_out(ctx, course, "course.read")  # a retry
+    if course.status != "active":
+        raise Conflict(
+            "course_not_active",
+            f"the course is {course.status}; change a completed course through a correction",
+            status=course.status,
+        )
+    if body.end_date < course.start_date:
+        raise _invalid("end_before_start", "end_date", "the end date is before the course start")
+    if body.end_date > ctx.clock.today():
+        raise _invalid("end_date_in_future", "end_date", "a course is completed on or after its last day")
+    course.status = "completed"
+    course.end_date = body.end_date
+    course.end_reason = body.reason
+    course.end_note = body.note
+    course.updated_at = ctx.now
+    await audit.record(
+        ctx.session, ctx.principal, ctx.now, "course.complete", "course", course.id, course.patient_id,
+        detail={"end_date": str(body.end_date), "reason": body.reason},
+    )
+    return await course_out(ctx, course, "course.read")
+
+
+async def cancel_course(ctx: Ctx, course_id: uuid.UUID, body: CancelIn) -> CourseOut:
+    """A course that should never have been registered: not billed; what was billed for it
+    is credited in the next statement. Its visits stay stored."""
+    course = await visible_course(ctx, course_id, for_update=True)
+    if course.status != "cancelled":
+        course.status = "cancelled"
+        course.cancel_reason = body.reason
+        course.updated_at = ctx.now
+        await audit.record(
+            ctx.session, ctx.principal, ctx.now, "course.cancel", "course", course.id, course.patient_id,
+        )
+    return await course_out(ctx, course, "course.read")
+
+
+async def correct_course(ctx: Ctx, course_id: uuid.UUID, body: CorrectionIn) -> CourseOut:
+    """A correction after the fact; the previous values are kept with who and why."""
+    course = await visible_course(ctx, course_id, for_update=True)
+    if course.status == "cancelled":
+        raise Conflict("course_cancelled", "a cancelled course cannot be corrected")
+    changes: dict[str, Any] = {
+        field: value
+        for field in ("start_date", "end_date", "treatment_type", "municipality_code")
+        if (value := getattr(body, field)) is not None and value != getattr(course, field)
+    }
+    if not changes:
+        raise _invalid("nothing_to_correct", "body", "the correction changes no value of the course")
+    if "end_date" in changes and course.status != "completed":
+        raise _invalid("course_not_completed", "end_date", "complete the course to set its end date")
+    start = changes.get("start_date", course.start_date)
+    end = changes.get("end_date", course.end_date)
+    if end is not None and end < start:
+        raise _invalid("end_before_start", "end_date", "the end date is before the course start")
+    if end is not None and end > ctx.clock.today():
+        raise _invalid("end_date_in_future", "end_date", "the end date lies in the future")
+    if "start_date" in changes and await version_valid_on(ctx.session, start) is None:
+        raise _invalid("before_agreement", "start_date", "no tariff version covers this start date")
+    if "municipality_code" in changes and await ctx.session.get(Municipality, changes["municipality_code"]) is None:
+        raise _invalid("unknown_municipality", "municipality_code", "the municipality must be one of the region's 29")
+
+    previous = {field: _jsonable(getattr(course, field)) for field in changes}
+    try:
+        async with ctx.session.begin_nested():
+            for field, value in changes.items():
+                setattr(course, field, value)
+            course.updated_at = ctx.now
+            ctx.session.add(
+                CourseCorrection(
+                    id=uuid.uuid4(), course_id=course.id, reason=body.reason, previous=previous,
+                    corrected={f: _jsonable(v) for f, v in changes.items()},
+                    corrected_at=ctx.now, corrected_by=ctx.principal.client_id,
+                )
+            )
+    except IntegrityError:
+        raise Conflict(
+            "active_course_exists",
+            "the patient already has an active course of this type in that municipality",
+        ) from None
+    await audit.record(
+        ctx.session, ctx.principal, ctx.now, "course.correct", "course", course.id, course.patient_id,
+        detail={"fields": sorted(changes)},
+    )
+    return await course_out(ctx, course, "course.read")
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value

@@ -1,0 +1,73 @@
+"""Engine and session factories, and the dialect-neutral insert-or-ignore."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from service.settings import Settings
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    """An engine that never puts parameter values (CPR, say) into its error messages."""
+    if settings.is_sqlite:
+        engine = create_async_engine(
+            settings.database_url,
+            hide_parameters=True,
+            echo=settings.echo_sql,
+            connect_args={"timeout": 30},
+        )
+        event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
+        return engine
+    return create_async_engine(
+        settings.database_url,
+        hide_parameters=True,
+        echo=settings.echo_sql,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+    )
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy emit BEGIN itself (below), so writers take the lock up front.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    # BEGIN IMMEDIATE: a transaction takes SQLite's write lock at its start, so two writers
+    # queue on busy_timeout instead of failing with "database is locked" on upgrade.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def insert_ignoring_conflicts(
+    session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]], conflict_on: Sequence[str]
+) -> Any:
+    """`INSERT … ON CONFLICT (…) DO NOTHING` in the session's dialect: the one statement
+    behind every idempotent write (never check-then-insert)."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(table).values(list(rows)).on_conflict_do_nothing(
+        index_elements=list(conflict_on)
+    )
+    return session.execute(stmt)

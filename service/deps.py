@@ -1,0 +1,89 @@
+"""Request dependencies: the session (committed before the response is sent), the
+principal behind the API key, role checks, and the request context use cases need."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.auth import Principal, Role, key_digest
+from service.clock import Clock
+from service.crypto import CprVault
+from service.errors import Forbidden, Unauthenticated
+from service.models import ApiClient
+
+_bearer = HTTPBearer(auto_error=False, description="API key from `ivsettle clients create`")
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request. It commits after the endpoint returns and before the
+    response is sent (scope="function" below), so a 201 is only ever sent for stored data;
+    any error rolls the whole request back."""
+    async with request.app.state.sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+Session = Annotated[AsyncSession, Depends(_session, scope="function")]
+
+
+async def _principal(
+    session: Session,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or not credentials.credentials:
+        raise Unauthenticated("missing_api_key", "send the API key as 'Authorization: Bearer <key>'")
+    client = (
+        await session.execute(
+            select(ApiClient).where(ApiClient.key_sha256 == key_digest(credentials.credentials))
+        )
+    ).scalar_one_or_none()
+    if client is None or client.revoked_at is not None:
+        raise Unauthenticated("invalid_api_key", "the API key is unknown or revoked")
+    return Principal(client.id, client.name, client.role, client.org_code)  # type: ignore[arg-type]
+
+
+@dataclass
+class Ctx:
+    """What a use case needs from the request: session, who asks, when, and the CPR vault."""
+
+    session: AsyncSession
+    principal: Principal
+    clock: Clock
+    vault: CprVault
+
+    @property
+    def now(self) -> datetime:
+        return self.clock.now()
+
+
+def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Ctx]]:
+    """A dependency that admits only the given roles (403 for the others)."""
+
+    async def dependency(
+        request: Request,
+        session: Session,
+        principal: Annotated[Principal, Depends(_principal)],
+    ) -> Ctx:
+        if principal.role not in roles:
+            raise Forbidden(
+                "role_not_allowed",
+                f"this operation is for the role(s) {', '.join(roles)}",
+            )
+        return Ctx(session, principal, request.app.state.clock, request.app.state.vault)
+
+    return dependency
+
+
+ANY_ROLE: tuple[Role, ...] = ("hospital", "municipality", "region", "admin")

@@ -1,0 +1,59 @@
+"""The FastAPI application: routers, error handlers, middleware, engine and sessionmaker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from service import __version__
+from service.clock import Clock
+from service.course.router import router as course_router
+from service.crypto import load_vault
+from service.db import create_engine, create_sessionmaker
+from service.errors import install_error_handlers
+from service.referral.router import router as referral_router
+from service.reference.router import router as reference_router
+from service.requestctx import BodySizeLimitMiddleware, RequestIdMiddleware
+from service.settings import Settings, get_settings
+from service.tariff.router import router as tariff_router
+from service.visit.router import router as visit_router
+
+DESCRIPTION = """
+Records municipal IV-treatment courses in the Capital Region of Denmark and settles them
+month by month between the region and its 29 municipalities, by the tariff of *Aftale om
+IV-behandling i kommunalt regi* (2021).
+
+Authenticate with `Authorization: Bearer <api key>` (keys come from `ivsettle clients create`).
+Errors are `application/problem+json` (RFC 9457) with a stable `code`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = create_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app = FastAPI(
+        title="ivsettle",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.clock = Clock(settings.now)
+    app.state.vault = load_vault(settings)
+
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    for router in (reference_router, tariff_router, referral_router, course_router, visit_router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,23 @@
+"""All ORM tables, one module per aggregate; importing this registers them on Base.metadata."""
+
+from service.models.audit import AuditEvent
+from service.models.base import Base
+from service.models.care import Course, CourseCorrection, Patient, Referral, Visit
+from service.models.client import ApiClient
+from service.models.reference import Hospital, Municipality, PriceIndex, TariffRate, TariffVersion
+
+__all__ = [
+    "ApiClient",
+    "AuditEvent",
+    "Base",
+    "Course",
+    "CourseCorrection",
+    "Hospital",
+    "Municipality",
+    "Patient",
+    "PriceIndex",
+    "Referral",
+    "TariffRate",
+    "TariffVersion",
+    "Visit",
+]

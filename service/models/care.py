@@ -1,0 +1,128 @@
+"""Patients, referrals, courses, corrections and visits: the care aggregate."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.models.base import Base, UtcDateTime
+
+
+class Patient(Base):
+    """A patient: CPR encrypted at rest, and a keyed hash to find the same patient again."""
+
+    __tablename__ = "patients"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    cpr_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    cpr_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Referral(Base):
+    __tablename__ = "referrals"
+    __table_args__ = (UniqueConstraint("hospital_code", "external_ref"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    hospital_code: Mapped[str] = mapped_column(ForeignKey("hospitals.code"))
+    external_ref: Mapped[str] = mapped_column(String(100))
+    # Keyed hash of the canonical request: a retry with the same payload is recognised
+    # without storing the payload (it holds the CPR) a second time.
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"), index=True)
+    municipality_code: Mapped[str] = mapped_column(ForeignKey("municipalities.code"), index=True)
+    department: Mapped[str | None] = mapped_column(String(200))
+    treatment_type: Mapped[str] = mapped_column(String(20))
+    expected_start_date: Mapped[date]
+    planned_days: Mapped[int]
+    visits_per_day: Mapped[int]
+    administration_times: Mapped[list[str]] = mapped_column(JSON)
+    minutes_per_administration: Mapped[int]
+    first_dose_given_in_hospital: Mapped[bool] = mapped_column(Boolean)
+    iv_access: Mapped[str | None] = mapped_column(String(50))
+    parenteral_nutrition: Mapped[bool] = mapped_column(Boolean)
+    must_not_be_left_alone: Mapped[bool] = mapped_column(Boolean)
+    physician_contact: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    rejection_reason: Mapped[str | None] = mapped_column(String(40))
+    rejection_note: Mapped[str | None] = mapped_column(String(2000))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_clients.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_clients.id"))
+
+
+class Course(Base):
+    __tablename__ = "courses"
+    __table_args__ = (
+        # No double billing: one active course per patient, type and municipality.
+        Index(
+            "uq_courses_one_active",
+            "patient_id",
+            "treatment_type",
+            "municipality_code",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    referral_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("referrals.id"), unique=True)
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))
+    municipality_code: Mapped[str] = mapped_column(ForeignKey("municipalities.code"), index=True)
+    hospital_code: Mapped[str] = mapped_column(ForeignKey("hospitals.code"))
+    treatment_type: Mapped[str] = mapped_column(String(20))
+    setting: Mapped[str] = mapped_column(String(10))
+    start_date: Mapped[date] = mapped_column(index=True)
+    end_date: Mapped[date | None]
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    end_reason: Mapped[str | None] = mapped_column(String(40))
+    end_note: Mapped[str | None] = mapped_column(String(2000))
+    cancel_reason: Mapped[str | None] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_clients.id"))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class CourseCorrection(Base):
+    """A correction after the fact: who, why, and the values before and after."""
+
+    __tablename__ = "course_corrections"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    course_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("courses.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(2000))
+    previous: Mapped[dict[str, Any]] = mapped_column(JSON)
+    corrected: Mapped[dict[str, Any]] = mapped_column(JSON)
+    corrected_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    corrected_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_clients.id"))
+
+
+class Visit(Base):
+    """A visit with its client-chosen id: a retry or an offline re-sync never duplicates it."""
+
+    __tablename__ = "visits"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    course_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("courses.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    local_date: Mapped[date]
+    duration_minutes: Mapped[int]
+    setting: Mapped[str] = mapped_column(String(10))
+    administered: Mapped[bool] = mapped_column(Boolean)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    recorded_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_clients.id"))

@@ -1,0 +1,68 @@
+"""Loads the reference data shipped as versioned data files, idempotently.
+
+Municipalities and hospitals come from `service/reference/data/`; tariff versions from
+`contracts/tariffs/`. Loading twice changes nothing; a changed name is updated, but a
+municipality's policy (set by admin) and a loaded tariff version are never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.db import insert_ignoring_conflicts
+from service.errors import Conflict
+from service.models import Hospital, Municipality
+from service.tariff.schemas import TariffDocument
+from service.tariff.service import add_version
+
+log = logging.getLogger("ivsettle")
+
+DATA_DIR = Path(__file__).parent / "data"
+DEFAULT_TARIFF_DIR = Path(__file__).resolve().parents[2] / "contracts" / "tariffs"
+
+
+async def load_reference_data(
+    session: AsyncSession, now: datetime, tariff_dir: Path | None = None
+) -> None:
+    await _load_rows(session, Municipality, "municipalities", ("name", "cluster"))
+    await _load_rows(session, Hospital, "hospitals", ("name", "shak"))
+    await load_tariff_files(session, now, tariff_dir or DEFAULT_TARIFF_DIR)
+
+
+async def _load_rows(
+    session: AsyncSession, model: type[Municipality] | type[Hospital], key: str, fields: tuple[str, ...]
+) -> None:
+    rows = json.loads((DATA_DIR / f"{key}.json").read_text(encoding="utf-8"))[key]
+    await insert_ignoring_conflicts(session, model.__table__, rows, ["code"])  # type: ignore[arg-type]
+    stored = {r.code: r for r in (await session.scalars(select(model))).all()}
+    for row in rows:
+        current = stored[row["code"]]
+        for field in fields:
+            if getattr(current, field) != row.get(field):
+                setattr(current, field, row.get(field))
+    await session.flush()
+
+
+async def load_tariff_files(session: AsyncSession, now: datetime, tariff_dir: Path) -> None:
+    if not tariff_dir.is_dir():
+        raise FileNotFoundError(f"tariff directory not found: {tariff_dir}")
+    for path in sorted(tariff_dir.glob("*.json")):
+        doc = TariffDocument.model_validate_json(path.read_text(encoding="utf-8"))
+        try:
+            _, created = await add_version(session, doc, f"file:{path.name}", now)
+        except Conflict:
+            log.warning(
+                "tariff file %s differs from the version already loaded for %s; the loaded "
+                "version is kept (versions never change: add a new file with a later valid_from)",
+                path.name,
+                doc.valid_from,
+            )
+            continue
+        if created:
+            log.info("loaded tariff version %s from %s", doc.valid_from, path.name)

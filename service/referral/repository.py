@@ -1,0 +1,102 @@
+"""SQL of patients and referrals."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.auth import Principal
+from service.db import insert_ignoring_conflicts
+from service.models import Course, Hospital, Municipality, Patient, Referral, TariffVersion
+
+
+async def patient_id_for(
+    session: AsyncSession, cpr_hash: str, cpr_encrypted: bytes, now: datetime
+) -> uuid.UUID:
+    """Find or create the patient by the keyed CPR hash, in one statement plus a read."""
+    await insert_ignoring_conflicts(
+        session,
+        Patient.__table__,  # type: ignore[arg-type]
+        [{"id": uuid.uuid4(), "cpr_hash": cpr_hash, "cpr_encrypted": cpr_encrypted, "created_at": now}],
+        ["cpr_hash"],
+    )
+    return (await session.execute(select(Patient.id).where(Patient.cpr_hash == cpr_hash))).scalar_one()
+
+
+async def patient_cpr_blobs(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, bytes]:
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Patient.id, Patient.cpr_encrypted).where(Patient.id.in_(set(ids)))
+    )
+    return {pid: blob for pid, blob in rows}
+
+
+async def by_external_ref(session: AsyncSession, hospital_code: str, external_ref: str) -> Referral | None:
+    return (
+        await session.scalars(
+            select(Referral).where(
+                Referral.hospital_code == hospital_code, Referral.external_ref == external_ref
+            )
+        )
+    ).first()
+
+
+async def insert_referral(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Insert unless (hospital, external_ref) exists; True when this call inserted it."""
+    result = await insert_ignoring_conflicts(
+        session, Referral.__table__, [values], ["hospital_code", "external_ref"]  # type: ignore[arg-type]
+    )
+    return bool(result.rowcount == 1)
+
+
+async def known_codes(session: AsyncSession) -> tuple[set[str], set[str]]:
+    municipalities = set((await session.scalars(select(Municipality.code))).all())
+    hospitals = set((await session.scalars(select(Hospital.code))).all())
+    return municipalities, hospitals
+
+
+async def first_tariff_day(session: AsyncSession) -> Any:
+    return (await session.execute(select(TariffVersion.valid_from).order_by(TariffVersion.valid_from).limit(1))).scalar()
+
+
+async def active_course(
+    session: AsyncSession, patient_id: uuid.UUID, treatment_type: str, municipality_code: str
+) -> Course | None:
+    return (
+        await session.scalars(
+            select(Course).where(
+                Course.patient_id == patient_id,
+                Course.treatment_type == treatment_type,
+                Course.municipality_code == municipality_code,
+                Course.status == "active",
+            )
+        )
+    ).first()
+
+
+def visible_referrals(principal: Principal) -> Select[tuple[Referral]]:
+    """Referrals the principal may see: a hospital its own, a municipality those sent to it,
+    the region all. Anything else is filtered out, so it answers 404."""
+    stmt = select(Referral)
+    if principal.role == "hospital":
+        stmt = stmt.where(Referral.hospital_code == principal.org_code)
+    elif principal.role == "municipality":
+        stmt = stmt.where(Referral.municipality_code == principal.org_code)
+    elif principal.role != "region":
+        stmt = stmt.where(False)
+    return stmt
+
+
+async def course_ids_for(session: AsyncSession, referral_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    if not referral_ids:
+        return {}
+    rows = await session.execute(
+        select(Course.referral_id, Course.id).where(Course.referral_id.in_(set(referral_ids)))
+    )
+    return {rid: cid for rid, cid in rows}

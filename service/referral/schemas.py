@@ -1,0 +1,116 @@
+"""A referral (henvisning) as the hospital integrations send and read it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from service.domain.cpr import InvalidCpr, normalize_cpr
+
+RejectionReason = Literal[
+    "capacity", "competence", "home_unsuitable", "patient_declined",
+    "parenteral_nutrition_policy", "other",
+]
+ReferralStatus = Literal["pending", "accepted", "rejected", "withdrawn"]
+Setting = Literal["home", "clinic"]
+
+
+class ReferralIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "external_ref": "HGH-2024-000123",
+        "hospital_code": "HGH",
+        "department": "Infektionsmedicinsk afd.",
+        "patient_cpr": "0101501234",
+        "municipality_code": "157",
+        "treatment_type": "antibiotics",
+        "expected_start_date": "2024-03-28",
+        "planned_days": 9,
+        "visits_per_day": 3,
+        "administration_times": ["08:00", "15:00", "22:00"],
+        "minutes_per_administration": 30,
+        "first_dose_given_in_hospital": True,
+        "iv_access": "PICC",
+        "parenteral_nutrition": False,
+        "must_not_be_left_alone": False,
+        "physician_contact": "+45 38 68 00 00",
+    }]})
+
+    external_ref: str = Field(min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$")
+    hospital_code: str = Field(min_length=1, max_length=10)
+    department: str | None = Field(default=None, max_length=200)
+    patient_cpr: str = Field(description="10 digits, DDMMYY-SSSS; never echoed in errors")
+    municipality_code: str = Field(min_length=1, max_length=3)
+    treatment_type: str = Field(max_length=40, description="antibiotics, fluids or pump")
+    expected_start_date: date
+    planned_days: int = Field(ge=1, le=365)
+    visits_per_day: int = Field(ge=1, le=24)
+    administration_times: list[time] = Field(min_length=1, max_length=24)
+    minutes_per_administration: int = Field(ge=1, le=1440)
+    first_dose_given_in_hospital: bool
+    iv_access: str | None = Field(default=None, max_length=50)
+    parenteral_nutrition: bool = False
+    must_not_be_left_alone: bool = False
+    physician_contact: str | None = Field(default=None, max_length=200)
+
+    @field_validator("patient_cpr", mode="before")
+    @classmethod
+    def _cpr(cls, value: object) -> str:
+        if not isinstance(value, str):
+            raise ValueError("a CPR number is given as a string of 10 digits")
+        try:
+            return normalize_cpr(value)
+        except InvalidCpr as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("administration_times")
+    @classmethod
+    def _local_times(cls, value: list[time]) -> list[time]:
+        if any(t.tzinfo is not None for t in value):
+            raise ValueError("administration times are local times HH:MM without a zone")
+        return value
+
+
+class ReferralOut(BaseModel):
+    id: uuid.UUID
+    external_ref: str
+    hospital_code: str
+    department: str | None
+    patient_id: uuid.UUID
+    patient_cpr: str | None = Field(
+        description="Shown to the referring hospital and the receiving municipality only"
+    )
+    municipality_code: str
+    treatment_type: str
+    expected_start_date: date
+    planned_days: int
+    visits_per_day: int
+    administration_times: list[str]
+    minutes_per_administration: int
+    first_dose_given_in_hospital: bool
+    iv_access: str | None
+    parenteral_nutrition: bool
+    must_not_be_left_alone: bool
+    physician_contact: str | None
+    status: ReferralStatus
+    rejection_reason: str | None
+    rejection_note: str | None
+    decided_at: datetime | None
+    course_id: uuid.UUID | None
+    created_at: datetime
+
+
+class AcceptIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start_date: date = Field(description="The first municipal treatment day")
+    setting: Setting
+
+
+class RejectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: RejectionReason
+    note: str | None = Field(default=None, max_length=2000)

@@ -1,0 +1,299 @@
+"""Use cases of referrals: create (idempotent), read, withdraw, accept, reject."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from service import audit
+from service.course.schemas import CourseOut
+from service.course.service import course_out
+from service.deps import Ctx
+from service.domain.scope import ReferralFacts, Violation, scope_violations
+from service.errors import Conflict, Forbidden, Invalid, NotFound
+from service.models import Course, Municipality, Referral
+from service.patients import reveal_cprs
+from service.referral import repository
+from service.referral.schemas import AcceptIn, ReferralIn, ReferralOut, RejectIn
+from service.tariff.repository import version_valid_on
+
+
+def _payload_hash(ctx: Ctx, body: ReferralIn) -> str:
+    """A keyed hash of the canonical payload (it holds the CPR, so a plain hash would not do)."""
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return ctx.vault.keyed_hash(canonical.encode())
+
+
+def _referral_out(
+    r: Referral, cprs: dict[uuid.UUID, str], courses: dict[uuid.UUID, uuid.UUID]
+) -> ReferralOut:
+    return ReferralOut(
+        id=r.id,
+        external_ref=r.external_ref,
+        hospital_code=r.hospital_code,
+        department=r.department,
+        patient_id=r.patient_id,
+        patient_cpr=cprs.get(r.patient_id),
+        municipality_code=r.municipality_code,
+        treatment_type=r.treatment_type,
+        expected_start_date=r.expected_start_date,
+        planned_days=r.planned_days,
+        visits_per_day=r.visits_per_day,
+        administration_times=r.administration_times,
+        minutes_per_administration=r.minutes_per_administration,
+        first_dose_given_in_hospital=r.first_dose_given_in_hospital,
+        iv_access=r.iv_access,
+        parenteral_nutrition=r.parenteral_nutrition,
+        must_not_be_left_alone=r.must_not_be_left_alone,
+        physician_contact=r.physician_contact,
+        status=r.status,  # type: ignore[arg-type]
+        rejection_reason=r.rejection_reason,
+        rejection_note=r.rejection_note,
+        decided_at=r.decided_at,
+        course_id=courses.get(r.id),
+        created_at=r.created_at,
+    )
+
+
+async def _present(ctx: Ctx, referrals: Sequence[Referral], action: str) -> list[ReferralOut]:
+    """Referrals as the principal may see them; the read is audited per patient."""
+    cprs = await reveal_cprs(ctx.session, ctx.vault, ctx.principal, [r.patient_id for r in referrals])
+    courses = await repository.course_ids_for(ctx.session, [r.id for r in referrals])
+    await audit.record_many(
+        ctx.session, ctx.principal, ctx.now, action, "referral",
+        [(r.id, r.patient_id) for r in referrals],
+        detail={"cpr_shown": bool(cprs)},
+    )
+    return [_referral_out(r, cprs, courses) for r in referrals]
+
+
+async def _same_or_conflict(ctx: Ctx, existing: Referral, payload_hash: str) -> ReferralOut:
+    if existing.payload_hash != payload_hash:
+        raise Conflict(
+            "referral_conflict",
+            "a referral with this external_ref from this hospital exists with other content",
+            referral_id=str(existing.id),
+        )
+    (out,) = await _present(ctx, [existing], "referral.read")
+    return out
+
+
+async def _scope_violations(ctx: Ctx, body: ReferralIn) -> list[Violation]:
+    municipalities, hospitals = await repository.known_codes(ctx.session)
+    violations = scope_violations(
+        ReferralFacts(
+            treatment_type=body.treatment_type,
+            visits_per_day=body.visits_per_day,
+            administration_times=body.administration_times,
+            minutes_per_administration=body.minutes_per_administration,
+            first_dose_given_in_hospital=body.first_dose_given_in_hospital,
+            municipality_code=body.municipality_code,
+            hospital_code=body.hospital_code,
+            known_municipalities=municipalities,
+            known_hospitals=hospitals,
+        )
+    )
+    first_day = await repository.first_tariff_day(ctx.session)
+    if first_day is None or body.expected_start_date < first_day:
+        violations.append(
+            Violation(
+                "before_agreement",
+                "expected_start_date",
+                "the agreement (its first tariff version) does not cover this start date",
+            )
+        )
+    return violations
+
+
+async def create_referral(ctx: Ctx, body: ReferralIn) -> tuple[ReferralOut, bool]:
+    """Create a referral; returns (referral, created). A retry with the same payload gives
+    the stored referral; another payload under the same external_ref is a conflict."""
+    if body.hospital_code != ctx.principal.org_code:
+        raise Forbidden("hospital_mismatch", "a hospital client posts referrals for its own hospital only")
+    payload_hash = _payload_hash(ctx, body)
+    existing = await repository.by_external_ref(ctx.session, body.hospital_code, body.external_ref)
+    if existing is not None:
+        return await _same_or_conflict(ctx, existing, payload_hash), False
+
+    violations = await _scope_violations(ctx, body)
+    if violations:
+        raise Invalid("out_of_scope", "the referral is outside the agreement's scope", violations)
+
+    patient_id = await repository.patient_id_for(
+        ctx.session, ctx.vault.lookup_hash(body.patient_cpr), ctx.vault.encrypt(body.patient_cpr), ctx.now
+    )
+    active = await repository.active_course(ctx.session, patient_id, body.treatment_type, body.municipality_code)
+    if active is not None:
+        raise Conflict(
+            "active_course_exists",
+            "the patient already has an active course of this type in this municipality",
+            course_id=str(active.id),
+            course=f"/api/v1/courses/{active.id}",
+        )
+    municipality = await ctx.session.get(Municipality, body.municipality_code)
+    assert municipality is not None  # scope rules checked it
+    auto_reject = body.parenteral_nutrition and municipality.parenteral_nutrition_policy == "reject"
+    referral_id = uuid.uuid4()
+    inserted = await repository.insert_referral(
+        ctx.session,
+        {
+            "id": referral_id,
+            "hospital_code": body.hospital_code,
+            "external_ref": body.external_ref,
+            "payload_hash": payload_hash,
+            "patient_id": patient_id,
+            "municipality_code": body.municipality_code,
+            "department": body.department,
+            "treatment_type": body.treatment_type,
+            "expected_start_date": body.expected_start_date,
+            "planned_days": body.planned_days,
+            "visits_per_day": body.visits_per_day,
+            "administration_times": [t.strftime("%H:%M") for t in body.administration_times],
+            "minutes_per_administration": body.minutes_per_administration,
+            "first_dose_given_in_hospital": body.first_dose_given_in_hospital,
+            "iv_access": body.iv_access,
+            "parenteral_nutrition": body.parenteral_nutrition,
+            "must_not_be_left_alone": body.must_not_be_left_alone,
+            "physician_contact": body.physician_contact,
+            "status": "rejected" if auto_reject else "pending",
+            "rejection_reason": "parenteral_nutrition_policy" if auto_reject else None,
+            "decided_at": ctx.now if auto_reject else None,
+            "created_at": ctx.now,
+            "created_by": ctx.principal.client_id,
+        },
+    )
+    referral = await repository.by_external_ref(ctx.session, body.hospital_code, body.external_ref)
+    assert referral is not None
+    if not inserted:  # a concurrent identical request won the insert
+        return await _same_or_conflict(ctx, referral, payload_hash), False
+    await audit.record(ctx.session, ctx.principal, ctx.now, "referral.create", "referral", referral.id, patient_id)
+    (out,) = await _present(ctx, [referral], "referral.read")
+    return out, True
+
+
+async def list_referrals(
+    ctx: Ctx, status: str | None, municipality_code: str | None, limit: int, offset: int
+) -> list[ReferralOut]:
+    stmt = repository.visible_referrals(ctx.principal)
+    if status is not None:
+        stmt = stmt.where(Referral.status == status)
+    if municipality_code is not None:
+        stmt = stmt.where(Referral.municipality_code == municipality_code)
+    stmt = stmt.order_by(Referral.created_at, Referral.id).limit(limit).offset(offset)
+    referrals = list((await ctx.session.scalars(stmt)).all())
+    await audit.record(
+        ctx.session, ctx.principal, ctx.now, "referral.search", "referral",
+        detail={"status": status, "municipality_code": municipality_code, "count": len(referrals)},
+    )
+    return await _present(ctx, referrals, "referral.read")
+
+
+async def _visible(ctx: Ctx, referral_id: uuid.UUID, for_update: bool = False) -> Referral:
+    stmt = repository.visible_referrals(ctx.principal).where(Referral.id == referral_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    referral = (await ctx.session.scalars(stmt)).first()
+    if referral is None:
+        raise NotFound("referral_not_found", "no such referral for this client")
+    return referral
+
+
+async def get_referral(ctx: Ctx, referral_id: uuid.UUID) -> ReferralOut:
+    (out,) = await _present(ctx, [await _visible(ctx, referral_id)], "referral.read")
+    return out
+
+
+def _not_pending(referral: Referral) -> Conflict:
+    return Conflict(
+        "referral_not_pending",
+        f"the referral is {referral.status}; only a pending referral can change",
+        status=referral.status,
+    )
+
+
+async def withdraw_referral(ctx: Ctx, referral_id: uuid.UUID) -> ReferralOut:
+    referral = await _visible(ctx, referral_id, for_update=True)
+    if referral.status != "withdrawn":
+        if referral.status != "pending":
+            raise _not_pending(referral)
+        referral.status = "withdrawn"
+        referral.decided_at = ctx.now
+        referral.decided_by = ctx.principal.client_id
+        await audit.record(ctx.session, ctx.principal, ctx.now, "referral.withdraw", "referral", referral.id, referral.patient_id)
+    (out,) = await _present(ctx, [referral], "referral.read")
+    return out
+
+
+async def reject_referral(ctx: Ctx, referral_id: uuid.UUID, body: RejectIn) -> ReferralOut:
+    referral = await _visible(ctx, referral_id, for_update=True)
+    already = referral.status == "rejected" and referral.rejection_reason == body.reason
+    if not already:
+        if referral.status != "pending":
+            raise _not_pending(referral)
+        referral.status = "rejected"
+        referral.rejection_reason = body.reason
+        referral.rejection_note = body.note
+        referral.decided_at = ctx.now
+        referral.decided_by = ctx.principal.client_id
+        await audit.record(
+            ctx.session, ctx.principal, ctx.now, "referral.reject", "referral", referral.id,
+            referral.patient_id, detail={"reason": body.reason},
+        )
+    (out,) = await _present(ctx, [referral], "referral.read")
+    return out
+
+
+async def accept_referral(ctx: Ctx, referral_id: uuid.UUID, body: AcceptIn) -> tuple[CourseOut, bool]:
+    """Visitation: the municipality accepts, which starts a course (§2.1, §2.3)."""
+    referral = await _visible(ctx, referral_id, for_update=True)
+    if referral.status == "accepted":
+        course = (await ctx.session.scalars(select(Course).where(Course.referral_id == referral.id))).one()
+        if course.start_date == body.start_date and course.setting == body.setting:
+            return await course_out(ctx, course, "course.read"), False
+        raise Conflict("referral_not_pending", "the referral was already accepted with other values", course_id=str(course.id))
+    if referral.status != "pending":
+        raise _not_pending(referral)
+    if await version_valid_on(ctx.session, body.start_date) is None:
+        raise Invalid(
+            "before_agreement", "the start date is before the agreement's first tariff version",
+            [Violation("before_agreement", "start_date", "no tariff version covers this start date")],
+        )
+    active = await repository.active_course(ctx.session, referral.patient_id, referral.treatment_type, referral.municipality_code)
+    if active is not None:
+        raise Conflict(
+            "active_course_exists",
+            "the patient already has an active course of this type in this municipality",
+            course_id=str(active.id), course=f"/api/v1/courses/{active.id}",
+        )
+    course = Course(
+        id=uuid.uuid4(),
+        referral_id=referral.id,
+        patient_id=referral.patient_id,
+        municipality_code=referral.municipality_code,
+        hospital_code=referral.hospital_code,
+        treatment_type=referral.treatment_type,
+        setting=body.setting,
+        start_date=body.start_date,
+        status="active",
+        created_at=ctx.now,
+        created_by=ctx.principal.client_id,
+        updated_at=ctx.now,
+    )
+    try:
+        async with ctx.session.begin_nested():
+            ctx.session.add(course)
+    except IntegrityError:
+        raise Conflict(
+            "active_course_exists",
+            "the patient already has an active course of this type in this municipality",
+        ) from None
+    referral.status = "accepted"
+    referral.decided_at = ctx.now
+    referral.decided_by = ctx.principal.client_id
+    await audit.record(ctx.session, ctx.principal, ctx.now, "referral.accept", "referral", referral.id, referral.patient_id)
+    await audit.record(ctx.session, ctx.principal, ctx.now, "course.create", "course", course.id, course.patient_id)
+    return await course_out(ctx, course, "course.read"), True

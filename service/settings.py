@@ -1,0 +1,50 @@
+"""Settings: one pydantic-settings class, read once (prefix IVSETTLE_)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ivsettle.db"
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment.
+
+    - `database_url`: SQLite (aiosqlite) file by default; PostgreSQL via postgresql+asyncpg://.
+    - `now`: pins the clock (demos and tests only).
+    - `cpr_key` / `cpr_hash_key`: base64 keys (32 bytes each) for encrypting CPR at rest and
+      for the keyed look-up hash. When unset, they are read from `key_file`, which is created
+      on first start for the embedded default (and the service says so in its log).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="IVSETTLE_", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    now: datetime | None = None
+    cpr_key: str | None = None
+    cpr_hash_key: str | None = None
+    key_file: Path = Path("ivsettle-keys.json")
+    tariff_dir: Path | None = None
+    max_body_bytes: int = 2_000_000
+    echo_sql: bool = False
+
+    @field_validator("now")
+    @classmethod
+    def _now_is_aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("IVSETTLE_NOW must carry a timezone, e.g. 2024-05-02T09:00:00+02:00")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

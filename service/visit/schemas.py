@@ -1,0 +1,67 @@
+"""Visits (besøg) as the municipal care systems send them, one at a time or in batches."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from service.referral.schemas import Setting
+
+MAX_BATCH = 1000
+
+
+class VisitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: uuid.UUID = Field(description="Chosen by the client: a retry or re-sync never duplicates it")
+    started_at: AwareDatetime = Field(examples=["2024-03-28T08:05:00+01:00"])
+    duration_minutes: int = Field(ge=0, le=1440)
+    setting: Setting
+    administered: bool = Field(description="Whether the dose was given")
+
+
+class BatchVisitIn(VisitIn):
+    course_id: uuid.UUID
+
+
+class VisitBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    visits: list[BatchVisitIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class VisitOut(BaseModel):
+    id: uuid.UUID
+    course_id: uuid.UUID
+    started_at: datetime
+    local_date: date
+    duration_minutes: int
+    setting: Setting
+    administered: bool
+    deviations: list[str] = Field(
+        description="Limits of the agreement this visit breaks: outside_hours, over_60_minutes, "
+        "over_4_visits_per_day, outside_course_dates"
+    )
+    recorded_at: datetime
+
+
+class VisitResult(BaseModel):
+    """The outcome of one item of a batch, in the order sent."""
+
+    index: int
+    id: uuid.UUID
+    status: Literal["created", "unchanged", "rejected"]
+    http_status: int
+    code: str | None = None
+    detail: str | None = None
+    visit: VisitOut | None = None
+
+
+class VisitBatchOut(BaseModel):
+    results: list[VisitResult]
+    created: int
+    unchanged: int
+    rejected: int
