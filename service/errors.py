@@ -30,6 +30,9 @@ from service.requestctx import REQUEST_ID_SCOPE_KEY, current_request_id
 log = logging.getLogger("ivsettle")
 
 PROBLEM_JSON = "application/problem+json"
+RESERVED_FIELDS = frozenset(
+    {"type", "title", "status", "code", "detail", "instance", "request_id", "violations"}
+)
 
 
 class ServiceError(Exception):
@@ -37,6 +40,9 @@ class ServiceError(Exception):
     title: ClassVar[str] = "Bad request"
 
     def __init__(self, code: str, detail: str, **extra: Any) -> None:
+        clash = RESERVED_FIELDS.intersection(extra)
+        if clash:
+            raise TypeError(f"extra problem fields may not reuse {sorted(clash)}")
         super().__init__(detail)
         self.code = code
         self.detail = detail
@@ -143,12 +149,18 @@ async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     # Logged with its type only: an exception's text may carry SQL parameters or input.
     log.error(
-        "unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path,
+        "unhandled %s on %s %s",
+        type(exc).__name__,
+        request.method,
+        request.url.path,
         extra={"request_id": current_request_id()},
     )
     return problem(
-        500, "internal_error", "Internal error",
-        "the request failed; quote the request id when reporting it", request,
+        500,
+        "internal_error",
+        "Internal error",
+        "the request failed; quote the request id when reporting it",
+        request,
     )
 
 

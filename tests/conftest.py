@@ -27,8 +27,7 @@ from service.main import create_app
 from service.migrate import load_reference, upgrade_to_head
 from service.models import ApiClient
 from service.settings import Settings
-
-from tests.pg import PG_ADMIN_URL, ensure_test_database, pg_reachable
+from tests.pg import PG_ADMIN_URL, drop_test_database, ensure_test_database, pg_reachable
 
 NOW = datetime.fromisoformat("2024-06-15T10:00:00+02:00")
 CPR_KEY = new_key_text()
@@ -49,7 +48,11 @@ BACKENDS = _backends()
 
 def settings_for(url: str, tmp: Path) -> Settings:
     return Settings(
-        database_url=url, now=NOW, cpr_key=CPR_KEY, cpr_hash_key=CPR_HASH_KEY, key_file=tmp / "keys.json"
+        database_url=url,
+        now=NOW,
+        cpr_key=CPR_KEY,
+        cpr_hash_key=CPR_HASH_KEY,
+        key_file=tmp / "keys.json",
     )
 
 
@@ -63,10 +66,13 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_url() -> str:
-    url = ensure_test_database("ivsettle_test")
+def pg_url() -> Iterator[str]:
+    # One database per test process, so two runs on one machine never meet.
+    name = f"ivsettle_test_{os.getpid()}"
+    url = ensure_test_database(name)
     upgrade_to_head(Settings(database_url=url))
-    return url
+    yield url
+    drop_test_database(name)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -89,10 +95,17 @@ async def _reset_postgres(url: str, tmp: Path) -> None:
     engine = create_engine(settings)
     async with engine.begin() as conn:
         tables = (
-            await conn.execute(
-                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
+            (
+                await conn.execute(
+                    text(
+                        "SELECT tablename FROM pg_tables "
+                        "WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+                    )
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
     await engine.dispose()
     await load_reference(settings)
@@ -147,8 +160,13 @@ async def api(app: FastAPI) -> AsyncIterator[MakeApi]:
             async with app.state.sessionmaker() as session:
                 session.add(
                     ApiClient(
-                        id=client_id, name=f"test {role} {org or ''}".strip(), role=role, org_code=org,
-                        key_sha256=key_digest(key), key_prefix=key[:12], created_at=NOW,
+                        id=client_id,
+                        name=f"test {role} {org or ''}".strip(),
+                        role=role,
+                        org_code=org,
+                        key_sha256=key_digest(key),
+                        key_prefix=key[:12],
+                        created_at=NOW,
                     )
                 )
                 await session.commit()

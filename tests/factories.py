@@ -46,17 +46,28 @@ async def make_referral(hospital: Api, **overrides: Any) -> dict[str, Any]:
 
 
 async def make_course(
-    hospital: Api, municipality: Api, start_date: str = "2024-03-28", setting: str = "home", **overrides: Any
+    hospital: Api,
+    municipality: Api,
+    start_date: str = "2024-03-28",
+    setting: str = "home",
+    **overrides: Any,
 ) -> dict[str, Any]:
     referral = await make_referral(hospital, municipality_code=municipality.org, **overrides)
     response = await municipality.post(
-        f"/api/v1/referrals/{referral['id']}/accept", json={"start_date": start_date, "setting": setting}
+        f"/api/v1/referrals/{referral['id']}/accept",
+        json={"start_date": start_date, "setting": setting},
     )
     assert response.status_code == 201, response.text
     return dict(response.json())
 
 
-def visit(started_at: str, minutes: int = 30, administered: bool = True, setting: str = "home", **extra: Any) -> dict[str, Any]:
+def visit(
+    started_at: str,
+    minutes: int = 30,
+    administered: bool = True,
+    setting: str = "home",
+    **extra: Any,
+) -> dict[str, Any]:
     return {
         "id": str(uuid.uuid4()),
         "started_at": started_at,

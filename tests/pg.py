@@ -18,7 +18,7 @@ def pg_reachable() -> bool:
     async def probe() -> bool:
         try:
             conn = await asyncpg.connect(PG_ADMIN_URL, timeout=3)
-        except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+        except (TimeoutError, OSError, asyncpg.PostgresError):
             return False
         await conn.close()
         return True
@@ -41,3 +41,14 @@ def ensure_test_database(name: str) -> str:
 
     asyncio.run(create())
     return f"postgresql+asyncpg://{TEST_ROLE}@{PG_HOST}:{PG_PORT}/{name}"
+
+
+def drop_test_database(name: str) -> None:
+    async def drop() -> None:
+        conn = await asyncpg.connect(PG_ADMIN_URL)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())

@@ -13,12 +13,15 @@ async def test_referral_to_completed_course(api: MakeApi) -> None:
     assert course["status"] == "active"
     assert course["patient_cpr"] == "0101501234"
 
-    r = await gentofte.post(f"/api/v1/courses/{course['id']}/visits", json=visit("2024-03-28T08:05:00+01:00"))
+    r = await gentofte.post(
+        f"/api/v1/courses/{course['id']}/visits", json=visit("2024-03-28T08:05:00+01:00")
+    )
     assert r.status_code == 201, r.text
     assert r.json()["deviations"] == []
 
     r = await gentofte.post(
-        f"/api/v1/courses/{course['id']}/complete", json={"end_date": "2024-04-05", "reason": "completed"}
+        f"/api/v1/courses/{course['id']}/complete",
+        json={"end_date": "2024-04-05", "reason": "completed"},
     )
     assert r.status_code == 200, r.text
     body = r.json()

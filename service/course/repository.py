@@ -6,20 +6,20 @@ import uuid
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth import Principal
 from service.models import Course, CourseCorrection, Visit
 
 
-def visible_courses(principal: Principal) -> Select[tuple[Course]]:
+def visible_courses(principal: Principal) -> Select[Course]:
     """A municipality sees its own courses, the region all; others none (so: 404)."""
     stmt = select(Course)
     if principal.role == "municipality":
         stmt = stmt.where(Course.municipality_code == principal.org_code)
     elif principal.role != "region":
-        stmt = stmt.where(False)
+        stmt = stmt.where(false())
     return stmt
 
 

@@ -21,7 +21,7 @@ def parse_kr(text: str | int | Decimal) -> int:
     More than two decimals is an error rather than a silent rounding: a tariff rate or
     an amount given with a third decimal is a typo to be fixed at the source.
     """
-    if isinstance(text, bool) or isinstance(text, float):
+    if isinstance(text, bool | float):
         raise InvalidAmount("amounts must be given as decimal strings or integers, not floats")
     try:
         value = Decimal(str(text).strip())

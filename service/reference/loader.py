@@ -36,11 +36,17 @@ async def load_reference_data(
 
 
 async def _load_rows(
-    session: AsyncSession, model: type[Municipality] | type[Hospital], key: str, fields: tuple[str, ...]
+    session: AsyncSession,
+    model: type[Municipality] | type[Hospital],
+    key: str,
+    fields: tuple[str, ...],
 ) -> None:
     rows = json.loads((DATA_DIR / f"{key}.json").read_text(encoding="utf-8"))[key]
     await insert_ignoring_conflicts(session, model.__table__, rows, ["code"])  # type: ignore[arg-type]
-    stored = {r.code: r for r in (await session.scalars(select(model))).all()}
+    stored: dict[str, Municipality | Hospital] = {
+        r.code: r
+        for r in (await session.scalars(select(model))).all()  # type: ignore[attr-defined,misc]
+    }
     for row in rows:
         current = stored[row["code"]]
         for field in fields:
@@ -49,20 +55,28 @@ async def _load_rows(
     await session.flush()
 
 
-async def load_tariff_files(session: AsyncSession, now: datetime, tariff_dir: Path) -> None:
+def read_tariff_files(tariff_dir: Path) -> list[tuple[str, TariffDocument]]:
+    """The agreement files of a directory, parsed and validated, in file-name order."""
     if not tariff_dir.is_dir():
         raise FileNotFoundError(f"tariff directory not found: {tariff_dir}")
-    for path in sorted(tariff_dir.glob("*.json")):
-        doc = TariffDocument.model_validate_json(path.read_text(encoding="utf-8"))
+    return [
+        (path.name, TariffDocument.model_validate_json(path.read_text(encoding="utf-8")))
+        for path in sorted(tariff_dir.glob("*.json"))
+    ]
+
+
+async def load_tariff_files(session: AsyncSession, now: datetime, tariff_dir: Path) -> None:
+    # A handful of small files, read once at start-up.
+    for name, doc in read_tariff_files(tariff_dir):
         try:
-            _, created = await add_version(session, doc, f"file:{path.name}", now)
+            _, created = await add_version(session, doc, f"file:{name}", now)
         except Conflict:
             log.warning(
                 "tariff file %s differs from the version already loaded for %s; the loaded "
                 "version is kept (versions never change: add a new file with a later valid_from)",
-                path.name,
+                name,
                 doc.valid_from,
             )
             continue
         if created:
-            log.info("loaded tariff version %s from %s", doc.valid_from, path.name)
+            log.info("loaded tariff version %s from %s", doc.valid_from, name)

@@ -37,8 +37,10 @@ class PolicyIn(BaseModel):
 
 def _municipality_out(m: Municipality) -> MunicipalityOut:
     return MunicipalityOut(
-        code=m.code, name=m.name, cluster=m.cluster,
-        parenteral_nutrition_policy=m.parenteral_nutrition_policy,  # type: ignore[arg-type]
+        code=m.code,
+        name=m.name,
+        cluster=m.cluster,
+        parenteral_nutrition_policy=m.parenteral_nutrition_policy,
     )
 
 
@@ -61,7 +63,12 @@ async def set_municipality_policy(
     previous = municipality.parenteral_nutrition_policy
     municipality.parenteral_nutrition_policy = body.parenteral_nutrition_policy
     await audit.record(
-        ctx.session, ctx.principal, ctx.now, "municipality.policy", "municipality", code,
+        ctx.session,
+        ctx.principal,
+        ctx.now,
+        "municipality.policy",
+        "municipality",
+        code,
         detail={"previous": previous, "new": body.parenteral_nutrition_policy},
     )
     return _municipality_out(municipality)

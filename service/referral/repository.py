@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth import Principal
@@ -22,13 +22,24 @@ async def patient_id_for(
     await insert_ignoring_conflicts(
         session,
         Patient.__table__,  # type: ignore[arg-type]
-        [{"id": uuid.uuid4(), "cpr_hash": cpr_hash, "cpr_encrypted": cpr_encrypted, "created_at": now}],
+        [
+            {
+                "id": uuid.uuid4(),
+                "cpr_hash": cpr_hash,
+                "cpr_encrypted": cpr_encrypted,
+                "created_at": now,
+            }
+        ],
         ["cpr_hash"],
     )
-    return (await session.execute(select(Patient.id).where(Patient.cpr_hash == cpr_hash))).scalar_one()
+    return (
+        await session.execute(select(Patient.id).where(Patient.cpr_hash == cpr_hash))
+    ).scalar_one()
 
 
-async def patient_cpr_blobs(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, bytes]:
+async def patient_cpr_blobs(
+    session: AsyncSession, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, bytes]:
     if not ids:
         return {}
     rows = await session.execute(
@@ -37,7 +48,9 @@ async def patient_cpr_blobs(session: AsyncSession, ids: Sequence[uuid.UUID]) -> 
     return {pid: blob for pid, blob in rows}
 
 
-async def by_external_ref(session: AsyncSession, hospital_code: str, external_ref: str) -> Referral | None:
+async def by_external_ref(
+    session: AsyncSession, hospital_code: str, external_ref: str
+) -> Referral | None:
     return (
         await session.scalars(
             select(Referral).where(
@@ -50,7 +63,10 @@ async def by_external_ref(session: AsyncSession, hospital_code: str, external_re
 async def insert_referral(session: AsyncSession, values: dict[str, Any]) -> bool:
     """Insert unless (hospital, external_ref) exists; True when this call inserted it."""
     result = await insert_ignoring_conflicts(
-        session, Referral.__table__, [values], ["hospital_code", "external_ref"]  # type: ignore[arg-type]
+        session,
+        Referral.__table__,
+        [values],
+        ["hospital_code", "external_ref"],  # type: ignore[arg-type]
     )
     return bool(result.rowcount == 1)
 
@@ -62,7 +78,11 @@ async def known_codes(session: AsyncSession) -> tuple[set[str], set[str]]:
 
 
 async def first_tariff_day(session: AsyncSession) -> Any:
-    return (await session.execute(select(TariffVersion.valid_from).order_by(TariffVersion.valid_from).limit(1))).scalar()
+    return (
+        await session.execute(
+            select(TariffVersion.valid_from).order_by(TariffVersion.valid_from).limit(1)
+        )
+    ).scalar()
 
 
 async def active_course(
@@ -80,7 +100,7 @@ async def active_course(
     ).first()
 
 
-def visible_referrals(principal: Principal) -> Select[tuple[Referral]]:
+def visible_referrals(principal: Principal) -> Select[Referral]:
     """Referrals the principal may see: a hospital its own, a municipality those sent to it,
     the region all. Anything else is filtered out, so it answers 404."""
     stmt = select(Referral)
@@ -89,11 +109,13 @@ def visible_referrals(principal: Principal) -> Select[tuple[Referral]]:
     elif principal.role == "municipality":
         stmt = stmt.where(Referral.municipality_code == principal.org_code)
     elif principal.role != "region":
-        stmt = stmt.where(False)
+        stmt = stmt.where(false())
     return stmt
 
 
-async def course_ids_for(session: AsyncSession, referral_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+async def course_ids_for(
+    session: AsyncSession, referral_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, uuid.UUID]:
     if not referral_ids:
         return {}
     rows = await session.execute(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
@@ -15,7 +15,7 @@ from service.referral.schemas import AcceptIn, ReferralIn, ReferralOut, Referral
 
 router = APIRouter(prefix="/api/v1", tags=["referrals"])
 
-_problems = {
+_problems: dict[int | str, dict[str, Any]] = {
     409: {"description": "Conflict with stored state", "content": {PROBLEM_JSON: {}}},
     422: {"description": "Outside the agreement or the contract", "content": {PROBLEM_JSON: {}}},
 }
@@ -49,7 +49,8 @@ async def list_referrals(
 
 @router.get("/referrals/{referral_id}", response_model=ReferralOut)
 async def get_referral(
-    referral_id: uuid.UUID, ctx: Annotated[Ctx, Depends(require("hospital", "municipality", "region"))]
+    referral_id: uuid.UUID,
+    ctx: Annotated[Ctx, Depends(require("hospital", "municipality", "region"))],
 ) -> ReferralOut:
     return await service.get_referral(ctx, referral_id)
 
@@ -68,7 +69,9 @@ async def withdraw_referral(
     responses={200: {"description": "Already accepted with the same values"}, **_problems},
 )
 async def accept_referral(
-    referral_id: uuid.UUID, body: AcceptIn, response: Response,
+    referral_id: uuid.UUID,
+    body: AcceptIn,
+    response: Response,
     ctx: Annotated[Ctx, Depends(require("municipality"))],
 ) -> CourseOut:
     out, created = await service.accept_referral(ctx, referral_id, body)

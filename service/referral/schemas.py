@@ -11,32 +11,43 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from service.domain.cpr import InvalidCpr, normalize_cpr
 
 RejectionReason = Literal[
-    "capacity", "competence", "home_unsuitable", "patient_declined",
-    "parenteral_nutrition_policy", "other",
+    "capacity",
+    "competence",
+    "home_unsuitable",
+    "patient_declined",
+    "parenteral_nutrition_policy",
+    "other",
 ]
 ReferralStatus = Literal["pending", "accepted", "rejected", "withdrawn"]
 Setting = Literal["home", "clinic"]
 
 
 class ReferralIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "external_ref": "HGH-2024-000123",
-        "hospital_code": "HGH",
-        "department": "Infektionsmedicinsk afd.",
-        "patient_cpr": "0101501234",
-        "municipality_code": "157",
-        "treatment_type": "antibiotics",
-        "expected_start_date": "2024-03-28",
-        "planned_days": 9,
-        "visits_per_day": 3,
-        "administration_times": ["08:00", "15:00", "22:00"],
-        "minutes_per_administration": 30,
-        "first_dose_given_in_hospital": True,
-        "iv_access": "PICC",
-        "parenteral_nutrition": False,
-        "must_not_be_left_alone": False,
-        "physician_contact": "+45 38 68 00 00",
-    }]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "external_ref": "HGH-2024-000123",
+                    "hospital_code": "HGH",
+                    "department": "Infektionsmedicinsk afd.",
+                    "patient_cpr": "0101501234",
+                    "municipality_code": "157",
+                    "treatment_type": "antibiotics",
+                    "expected_start_date": "2024-03-28",
+                    "planned_days": 9,
+                    "visits_per_day": 3,
+                    "administration_times": ["08:00", "15:00", "22:00"],
+                    "minutes_per_administration": 30,
+                    "first_dose_given_in_hospital": True,
+                    "iv_access": "PICC",
+                    "parenteral_nutrition": False,
+                    "must_not_be_left_alone": False,
+                    "physician_contact": "+45 38 68 00 00",
+                }
+            ]
+        },
+    )
 
     external_ref: str = Field(min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$")
     hospital_code: str = Field(min_length=1, max_length=10)

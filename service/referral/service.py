@@ -50,7 +50,7 @@ def _referral_out(
         parenteral_nutrition=r.parenteral_nutrition,
         must_not_be_left_alone=r.must_not_be_left_alone,
         physician_contact=r.physician_contact,
-        status=r.status,  # type: ignore[arg-type]
+        status=r.status,
         rejection_reason=r.rejection_reason,
         rejection_note=r.rejection_note,
         decided_at=r.decided_at,
@@ -61,10 +61,16 @@ def _referral_out(
 
 async def _present(ctx: Ctx, referrals: Sequence[Referral], action: str) -> list[ReferralOut]:
     """Referrals as the principal may see them; the read is audited per patient."""
-    cprs = await reveal_cprs(ctx.session, ctx.vault, ctx.principal, [r.patient_id for r in referrals])
+    cprs = await reveal_cprs(
+        ctx.session, ctx.vault, ctx.principal, [r.patient_id for r in referrals]
+    )
     courses = await repository.course_ids_for(ctx.session, [r.id for r in referrals])
     await audit.record_many(
-        ctx.session, ctx.principal, ctx.now, action, "referral",
+        ctx.session,
+        ctx.principal,
+        ctx.now,
+        action,
+        "referral",
         [(r.id, r.patient_id) for r in referrals],
         detail={"cpr_shown": bool(cprs)},
     )
@@ -113,7 +119,9 @@ async def create_referral(ctx: Ctx, body: ReferralIn) -> tuple[ReferralOut, bool
     """Create a referral; returns (referral, created). A retry with the same payload gives
     the stored referral; another payload under the same external_ref is a conflict."""
     if body.hospital_code != ctx.principal.org_code:
-        raise Forbidden("hospital_mismatch", "a hospital client posts referrals for its own hospital only")
+        raise Forbidden(
+            "hospital_mismatch", "a hospital client posts referrals for its own hospital only"
+        )
     payload_hash = _payload_hash(ctx, body)
     existing = await repository.by_external_ref(ctx.session, body.hospital_code, body.external_ref)
     if existing is not None:
@@ -124,9 +132,14 @@ async def create_referral(ctx: Ctx, body: ReferralIn) -> tuple[ReferralOut, bool
         raise Invalid("out_of_scope", "the referral is outside the agreement's scope", violations)
 
     patient_id = await repository.patient_id_for(
-        ctx.session, ctx.vault.lookup_hash(body.patient_cpr), ctx.vault.encrypt(body.patient_cpr), ctx.now
+        ctx.session,
+        ctx.vault.lookup_hash(body.patient_cpr),
+        ctx.vault.encrypt(body.patient_cpr),
+        ctx.now,
     )
-    active = await repository.active_course(ctx.session, patient_id, body.treatment_type, body.municipality_code)
+    active = await repository.active_course(
+        ctx.session, patient_id, body.treatment_type, body.municipality_code
+    )
     if active is not None:
         raise Conflict(
             "active_course_exists",
@@ -170,7 +183,9 @@ async def create_referral(ctx: Ctx, body: ReferralIn) -> tuple[ReferralOut, bool
     assert referral is not None
     if not inserted:  # a concurrent identical request won the insert
         return await _same_or_conflict(ctx, referral, payload_hash), False
-    await audit.record(ctx.session, ctx.principal, ctx.now, "referral.create", "referral", referral.id, patient_id)
+    await audit.record(
+        ctx.session, ctx.principal, ctx.now, "referral.create", "referral", referral.id, patient_id
+    )
     (out,) = await _present(ctx, [referral], "referral.read")
     return out, True
 
@@ -186,7 +201,11 @@ async def list_referrals(
     stmt = stmt.order_by(Referral.created_at, Referral.id).limit(limit).offset(offset)
     referrals = list((await ctx.session.scalars(stmt)).all())
     await audit.record(
-        ctx.session, ctx.principal, ctx.now, "referral.search", "referral",
+        ctx.session,
+        ctx.principal,
+        ctx.now,
+        "referral.search",
+        "referral",
         detail={"status": status, "municipality_code": municipality_code, "count": len(referrals)},
     )
     return await _present(ctx, referrals, "referral.read")
@@ -211,7 +230,7 @@ def _not_pending(referral: Referral) -> Conflict:
     return Conflict(
         "referral_not_pending",
         f"the referral is {referral.status}; only a pending referral can change",
-        status=referral.status,
+        referral_status=referral.status,
     )
 
 
@@ -223,7 +242,15 @@ async def withdraw_referral(ctx: Ctx, referral_id: uuid.UUID) -> ReferralOut:
         referral.status = "withdrawn"
         referral.decided_at = ctx.now
         referral.decided_by = ctx.principal.client_id
-        await audit.record(ctx.session, ctx.principal, ctx.now, "referral.withdraw", "referral", referral.id, referral.patient_id)
+        await audit.record(
+            ctx.session,
+            ctx.principal,
+            ctx.now,
+            "referral.withdraw",
+            "referral",
+            referral.id,
+            referral.patient_id,
+        )
     (out,) = await _present(ctx, [referral], "referral.read")
     return out
 
@@ -240,34 +267,56 @@ async def reject_referral(ctx: Ctx, referral_id: uuid.UUID, body: RejectIn) -> R
         referral.decided_at = ctx.now
         referral.decided_by = ctx.principal.client_id
         await audit.record(
-            ctx.session, ctx.principal, ctx.now, "referral.reject", "referral", referral.id,
-            referral.patient_id, detail={"reason": body.reason},
+            ctx.session,
+            ctx.principal,
+            ctx.now,
+            "referral.reject",
+            "referral",
+            referral.id,
+            referral.patient_id,
+            detail={"reason": body.reason},
         )
     (out,) = await _present(ctx, [referral], "referral.read")
     return out
 
 
-async def accept_referral(ctx: Ctx, referral_id: uuid.UUID, body: AcceptIn) -> tuple[CourseOut, bool]:
+async def accept_referral(
+    ctx: Ctx, referral_id: uuid.UUID, body: AcceptIn
+) -> tuple[CourseOut, bool]:
     """Visitation: the municipality accepts, which starts a course (§2.1, §2.3)."""
     referral = await _visible(ctx, referral_id, for_update=True)
     if referral.status == "accepted":
-        course = (await ctx.session.scalars(select(Course).where(Course.referral_id == referral.id))).one()
+        course = (
+            await ctx.session.scalars(select(Course).where(Course.referral_id == referral.id))
+        ).one()
         if course.start_date == body.start_date and course.setting == body.setting:
             return await course_out(ctx, course, "course.read"), False
-        raise Conflict("referral_not_pending", "the referral was already accepted with other values", course_id=str(course.id))
+        raise Conflict(
+            "referral_not_pending",
+            "the referral was already accepted with other values",
+            course_id=str(course.id),
+        )
     if referral.status != "pending":
         raise _not_pending(referral)
     if await version_valid_on(ctx.session, body.start_date) is None:
         raise Invalid(
-            "before_agreement", "the start date is before the agreement's first tariff version",
-            [Violation("before_agreement", "start_date", "no tariff version covers this start date")],
+            "before_agreement",
+            "the start date is before the agreement's first tariff version",
+            [
+                Violation(
+                    "before_agreement", "start_date", "no tariff version covers this start date"
+                )
+            ],
         )
-    active = await repository.active_course(ctx.session, referral.patient_id, referral.treatment_type, referral.municipality_code)
+    active = await repository.active_course(
+        ctx.session, referral.patient_id, referral.treatment_type, referral.municipality_code
+    )
     if active is not None:
         raise Conflict(
             "active_course_exists",
             "the patient already has an active course of this type in this municipality",
-            course_id=str(active.id), course=f"/api/v1/courses/{active.id}",
+            course_id=str(active.id),
+            course=f"/api/v1/courses/{active.id}",
         )
     course = Course(
         id=uuid.uuid4(),
@@ -294,6 +343,16 @@ async def accept_referral(ctx: Ctx, referral_id: uuid.UUID, body: AcceptIn) -> t
     referral.status = "accepted"
     referral.decided_at = ctx.now
     referral.decided_by = ctx.principal.client_id
-    await audit.record(ctx.session, ctx.principal, ctx.now, "referral.accept", "referral", referral.id, referral.patient_id)
-    await audit.record(ctx.session, ctx.principal, ctx.now, "course.create", "course", course.id, course.patient_id)
+    await audit.record(
+        ctx.session,
+        ctx.principal,
+        ctx.now,
+        "referral.accept",
+        "referral",
+        referral.id,
+        referral.patient_id,
+    )
+    await audit.record(
+        ctx.session, ctx.principal, ctx.now, "course.create", "course", course.id, course.patient_id
+    )
     return await course_out(ctx, course, "course.read"), True

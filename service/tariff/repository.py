@@ -46,7 +46,9 @@ async def insert_version_if_new(
     )
     created = result.rowcount == 1
     version = (
-        await session.execute(select(TariffVersion).where(TariffVersion.valid_from == doc.valid_from))
+        await session.execute(
+            select(TariffVersion).where(TariffVersion.valid_from == doc.valid_from)
+        )
     ).scalar_one()
     if created:
         await session.execute(
@@ -68,7 +70,9 @@ async def insert_version_if_new(
 
 
 async def list_versions(session: AsyncSession) -> list[TariffVersion]:
-    return list((await session.scalars(select(TariffVersion).order_by(TariffVersion.valid_from))).all())
+    return list(
+        (await session.scalars(select(TariffVersion).order_by(TariffVersion.valid_from))).all()
+    )
 
 
 async def get_version(session: AsyncSession, version_id: int) -> TariffVersion | None:

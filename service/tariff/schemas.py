@@ -1,4 +1,5 @@
-"""The tariff agreement file (contracts/tariffs/*.json) and the price index, as the API sees them."""
+"""The tariff agreement file (contracts/tariffs/*.json) and the price index, as the API
+sees them."""
 
 from __future__ import annotations
 

@@ -30,7 +30,9 @@ async def add_version(
     """Add a version to the timeline. The same document again is a no-op; another document
     for an existing valid_from is refused: a loaded version never changes."""
     document, sha = canonical_document(doc)
-    version, created = await repository.insert_version_if_new(session, doc, document, sha, source, now)
+    version, created = await repository.insert_version_if_new(
+        session, doc, document, sha, source, now
+    )
     if not created and version.document_sha256 != sha:
         raise Conflict(
             "tariff_version_exists",
@@ -44,7 +46,9 @@ async def add_version(
 async def create_tariff(ctx: Ctx, doc: TariffDocument) -> tuple[TariffOut, bool]:
     version, created = await add_version(ctx.session, doc, f"api:{ctx.principal.name}", ctx.now)
     if created:
-        await audit.record(ctx.session, ctx.principal, ctx.now, "tariff.create", "tariff", version.id)
+        await audit.record(
+            ctx.session, ctx.principal, ctx.now, "tariff.create", "tariff", str(version.id)
+        )
     return tariff_out(version), created
 
 
@@ -72,7 +76,7 @@ async def get_tariff(ctx: Ctx, tariff_id: int) -> TariffOut:
 
 
 def _index_text(index_e4: int) -> str:
-    return str((Decimal(index_e4) / Decimal(10_000)).normalize())
+    return f"{(Decimal(index_e4) / Decimal(10_000)).normalize():f}"
 
 
 def price_index_out(row: PriceIndex) -> PriceIndexOut:
@@ -85,7 +89,12 @@ async def set_price_index(ctx: Ctx, year: int, index: Decimal) -> PriceIndexOut:
         ctx.session, year, index_e4, ctx.now, str(ctx.principal.client_id)
     )
     await audit.record(
-        ctx.session, ctx.principal, ctx.now, "price_index.set", "price_index", str(year),
+        ctx.session,
+        ctx.principal,
+        ctx.now,
+        "price_index.set",
+        "price_index",
+        str(year),
         detail={"index": _index_text(index_e4)},
     )
     return price_index_out(row)
