@@ -51,7 +51,9 @@ async def _run_online() -> None:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=_settings().database_url, target_metadata=target_metadata, literal_binds=True)
+    context.configure(
+        url=_settings().database_url, target_metadata=target_metadata, literal_binds=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 

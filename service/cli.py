@@ -24,7 +24,9 @@ app.add_typer(clients_app, name="clients")
 
 
 def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 @app.command()
@@ -70,7 +72,9 @@ def _describe(settings: Settings) -> str:
 def clients_create(
     name: Annotated[str, typer.Option(help="Who the client is, e.g. 'Gentofte Omsorgssystem'")],
     role: Annotated[str, typer.Option(help="hospital | municipality | region | admin")],
-    org: Annotated[str | None, typer.Option(help="Hospital code (hospital) or kommunekode (municipality)")] = None,
+    org: Annotated[
+        str | None, typer.Option(help="Hospital code (hospital) or kommunekode (municipality)")
+    ] = None,
 ) -> None:
     """Create an API client; its key is printed once, on the last line."""
     from service.migrate import prepare_database
@@ -82,7 +86,9 @@ def clients_create(
     settings = get_settings()
     prepare_database(settings)
     key = asyncio.run(create_client(settings, name, role, org))
-    typer.echo(f"created {role} client '{name}'{f' for {org}' if org else ''}; the key is shown only now:")
+    typer.echo(
+        f"created {role} client '{name}'{f' for {org}' if org else ''}; the key is shown only now:"
+    )
     typer.echo(key)
 
 
@@ -93,15 +99,22 @@ async def create_client(settings: Settings, name: str, role: str, org: str | Non
         async with create_sessionmaker(engine)() as session:
             if role == "hospital" and await session.get(Hospital, org) is None:
                 codes = (await session.scalars(select(Hospital.code))).all()
-                raise typer.BadParameter(f"unknown hospital code; one of {', '.join(codes)}", param_hint="--org")
+                raise typer.BadParameter(
+                    f"unknown hospital code; one of {', '.join(codes)}", param_hint="--org"
+                )
             if role == "municipality" and await session.get(Municipality, org) is None:
-                raise typer.BadParameter("unknown kommunekode (3 digits, one of the 29)", param_hint="--org")
+                raise typer.BadParameter(
+                    "unknown kommunekode (3 digits, one of the 29)", param_hint="--org"
+                )
             key = new_api_key()
             session.add(
                 ApiClient(
-                    id=uuid.uuid4(), name=name, role=role,
+                    id=uuid.uuid4(),
+                    name=name,
+                    role=role,
                     org_code=org if role in ("hospital", "municipality") else None,
-                    key_sha256=key_digest(key), key_prefix=key[:12],
+                    key_sha256=key_digest(key),
+                    key_prefix=key[:12],
                     created_at=Clock(settings.now).now(),
                 )
             )
@@ -113,7 +126,9 @@ async def create_client(settings: Settings, name: str, role: str, org: str | Non
 
 @app.command()
 def openapi(
-    output: Annotated[Path, typer.Option(help="Where to write it")] = Path("contracts/openapi.json"),
+    output: Annotated[Path, typer.Option(help="Where to write it")] = Path(
+        "contracts/openapi.json"
+    ),
 ) -> None:
     """Export the OpenAPI document of the running code (the contract clients are written to)."""
     output.write_text(openapi_text() + "\n", encoding="utf-8")
@@ -123,7 +138,9 @@ def openapi(
 def openapi_text() -> str:
     from service.main import create_app
 
-    settings = Settings(database_url="sqlite+aiosqlite:///:memory:", cpr_key=_ZERO_KEY, cpr_hash_key=_ZERO_KEY)
+    settings = Settings(
+        database_url="sqlite+aiosqlite:///:memory:", cpr_key=_ZERO_KEY, cpr_hash_key=_ZERO_KEY
+    )
     return json.dumps(create_app(settings).openapi(), indent=2, ensure_ascii=False, sort_keys=True)
 
 

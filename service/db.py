@@ -67,7 +67,9 @@ def insert_ignoring_conflicts(
     behind every idempotent write (never check-then-insert)."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    stmt = module.insert(table).values(list(rows)).on_conflict_do_nothing(
-        index_elements=list(conflict_on)
+    stmt = (
+        module.insert(table)
+        .values(list(rows))
+        .on_conflict_do_nothing(index_elements=list(conflict_on))
     )
     return session.execute(stmt)

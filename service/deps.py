@@ -43,7 +43,9 @@ async def _principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or not credentials.credentials:
-        raise Unauthenticated("missing_api_key", "send the API key as 'Authorization: Bearer <key>'")
+        raise Unauthenticated(
+            "missing_api_key", "send the API key as 'Authorization: Bearer <key>'"
+        )
     client = (
         await session.execute(
             select(ApiClient).where(ApiClient.key_sha256 == key_digest(credentials.credentials))

@@ -13,8 +13,8 @@ from service.course.router import router as course_router
 from service.crypto import load_vault
 from service.db import create_engine, create_sessionmaker
 from service.errors import install_error_handlers
-from service.referral.router import router as referral_router
 from service.reference.router import router as reference_router
+from service.referral.router import router as referral_router
 from service.requestctx import BodySizeLimitMiddleware, RequestIdMiddleware
 from service.settings import Settings, get_settings
 from service.tariff.router import router as tariff_router

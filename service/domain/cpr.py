@@ -38,5 +38,7 @@ def normalize_cpr(text: str) -> str:
     try:
         date(year, month, day)
     except ValueError:
-        raise InvalidCpr("the first six digits of a CPR number must be a real date DDMMYY") from None
+        raise InvalidCpr(
+            "the first six digits of a CPR number must be a real date DDMMYY"
+        ) from None
     return digits

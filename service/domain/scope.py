@@ -58,9 +58,7 @@ def treatment_type_covered(r: ReferralFacts) -> Violation | None:
 def at_most_four_visits(r: ReferralFacts) -> Violation | None:
     """§1.5: more than 4 visits a day stays in hospital."""
     if r.visits_per_day > MAX_VISITS_PER_DAY:
-        return Violation(
-            "too_many_visits_per_day", "visits_per_day", "at most 4 visits per day"
-        )
+        return Violation("too_many_visits_per_day", "visits_per_day", "at most 4 visits per day")
     return None
 
 
