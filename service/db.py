@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from service.models.base import Base
 from service.settings import Settings
 
 
@@ -61,7 +62,10 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 
 def insert_ignoring_conflicts(
-    session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]], conflict_on: Sequence[str]
+    session: AsyncSession,
+    table: Table | type[Base],
+    rows: Sequence[dict[str, Any]],
+    conflict_on: Sequence[str],
 ) -> Any:
     """`INSERT … ON CONFLICT (…) DO NOTHING` in the session's dialect: the one statement
     behind every idempotent write (never check-then-insert)."""

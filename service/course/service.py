@@ -33,8 +33,13 @@ async def present_courses(ctx: Ctx, courses: Sequence[Course], action: str) -> l
     visits = await repository.visit_summary(ctx.session, ids)
     corrections = await repository.corrections_for(ctx.session, ids)
     await audit.record_many(
-        ctx.session, ctx.principal, ctx.now, action, "course",
-        [(c.id, c.patient_id) for c in courses], detail={"cpr_shown": bool(cprs)},
+        ctx.session,
+        ctx.principal,
+        ctx.now,
+        action,
+        "course",
+        [(c.id, c.patient_id) for c in courses],
+        detail={"cpr_shown": bool(cprs)},
     )
     today = ctx.clock.today()
     out = []
@@ -49,10 +54,10 @@ async def present_courses(ctx: Ctx, courses: Sequence[Course], action: str) -> l
                 municipality_code=c.municipality_code,
                 hospital_code=c.hospital_code,
                 treatment_type=c.treatment_type,
-                setting=c.setting,  # type: ignore[arg-type]
+                setting=c.setting,
                 start_date=c.start_date,
                 end_date=c.end_date,
-                status=c.status,  # type: ignore[arg-type]
+                status=c.status,
                 end_reason=c.end_reason,
                 end_note=c.end_note,
                 cancel_reason=c.cancel_reason,
@@ -62,8 +67,12 @@ async def present_courses(ctx: Ctx, courses: Sequence[Course], action: str) -> l
                 last_administered_date=last_given,
                 corrections=[
                     CorrectionOut(
-                        id=k.id, reason=k.reason, previous=k.previous, corrected=k.corrected,
-                        corrected_at=k.corrected_at, corrected_by=k.corrected_by,
+                        id=k.id,
+                        reason=k.reason,
+                        previous=k.previous,
+                        corrected=k.corrected,
+                        corrected_at=k.corrected_at,
+                        corrected_by=k.corrected_by,
                     )
                     for k in corrections[c.id]
                 ],
@@ -107,14 +116,22 @@ async def list_courses(
         stmt = stmt.where(Course.start_date >= started_from)
     if started_to is not None:
         stmt = stmt.where(Course.start_date <= started_to)
-    stmt = stmt.order_by(Course.start_date, Course.created_at, Course.id).limit(limit).offset(offset)
+    stmt = (
+        stmt.order_by(Course.start_date, Course.created_at, Course.id).limit(limit).offset(offset)
+    )
     courses = list((await ctx.session.scalars(stmt)).all())
     await audit.record(
-        ctx.session, ctx.principal, ctx.now, "course.search", "course",
+        ctx.session,
+        ctx.principal,
+        ctx.now,
+        "course.search",
+        "course",
         detail={
-            "municipality_code": municipality_code, "status": status,
+            "municipality_code": municipality_code,
+            "status": status,
             "started_from": str(started_from) if started_from else None,
-            "started_to": str(started_to) if started_to else None, "count": len(courses),
+            "started_to": str(started_to) if started_to else None,
+            "count": len(courses),
         },
     )
     return await present_courses(ctx, courses, "course.read")
@@ -130,25 +147,37 @@ def _invalid(code: str, field: str, message: str) -> Invalid:
 
 async def complete_course(ctx: Ctx, course_id: uuid.UUID, body: CompleteIn) -> CourseOut:
     course = await visible_course(ctx, course_id, for_update=True)
-    if course.status == "completed" and course.end_date == body.end_date and course.end_reason == body.reason:
+    if (
+        course.status == "completed"
+        and course.end_date == body.end_date
+        and course.end_reason == body.reason
+    ):
         return await course_out(ctx, course, "course.read")  # a retry
     if course.status != "active":
         raise Conflict(
             "course_not_active",
             f"the course is {course.status}; change a completed course through a correction",
-            status=course.status,
+            course_status=course.status,
         )
     if body.end_date < course.start_date:
         raise _invalid("end_before_start", "end_date", "the end date is before the course start")
     if body.end_date > ctx.clock.today():
-        raise _invalid("end_date_in_future", "end_date", "a course is completed on or after its last day")
+        raise _invalid(
+            "end_date_in_future", "end_date", "a course is completed on or after its last day"
+        )
     course.status = "completed"
     course.end_date = body.end_date
     course.end_reason = body.reason
     course.end_note = body.note
     course.updated_at = ctx.now
     await audit.record(
-        ctx.session, ctx.principal, ctx.now, "course.complete", "course", course.id, course.patient_id,
+        ctx.session,
+        ctx.principal,
+        ctx.now,
+        "course.complete",
+        "course",
+        course.id,
+        course.patient_id,
         detail={"end_date": str(body.end_date), "reason": body.reason},
     )
     return await course_out(ctx, course, "course.read")
@@ -163,7 +192,13 @@ async def cancel_course(ctx: Ctx, course_id: uuid.UUID, body: CancelIn) -> Cours
         course.cancel_reason = body.reason
         course.updated_at = ctx.now
         await audit.record(
-            ctx.session, ctx.principal, ctx.now, "course.cancel", "course", course.id, course.patient_id,
+            ctx.session,
+            ctx.principal,
+            ctx.now,
+            "course.cancel",
+            "course",
+            course.id,
+            course.patient_id,
         )
     return await course_out(ctx, course, "course.read")
 
@@ -179,9 +214,13 @@ async def correct_course(ctx: Ctx, course_id: uuid.UUID, body: CorrectionIn) -> 
         if (value := getattr(body, field)) is not None and value != getattr(course, field)
     }
     if not changes:
-        raise _invalid("nothing_to_correct", "body", "the correction changes no value of the course")
+        raise _invalid(
+            "nothing_to_correct", "body", "the correction changes no value of the course"
+        )
     if "end_date" in changes and course.status != "completed":
-        raise _invalid("course_not_completed", "end_date", "complete the course to set its end date")
+        raise _invalid(
+            "course_not_completed", "end_date", "complete the course to set its end date"
+        )
     start = changes.get("start_date", course.start_date)
     end = changes.get("end_date", course.end_date)
     if end is not None and end < start:
@@ -190,8 +229,15 @@ async def correct_course(ctx: Ctx, course_id: uuid.UUID, body: CorrectionIn) -> 
         raise _invalid("end_date_in_future", "end_date", "the end date lies in the future")
     if "start_date" in changes and await version_valid_on(ctx.session, start) is None:
         raise _invalid("before_agreement", "start_date", "no tariff version covers this start date")
-    if "municipality_code" in changes and await ctx.session.get(Municipality, changes["municipality_code"]) is None:
-        raise _invalid("unknown_municipality", "municipality_code", "the municipality must be one of the region's 29")
+    if (
+        "municipality_code" in changes
+        and await ctx.session.get(Municipality, changes["municipality_code"]) is None
+    ):
+        raise _invalid(
+            "unknown_municipality",
+            "municipality_code",
+            "the municipality must be one of the region's 29",
+        )
 
     previous = {field: _jsonable(getattr(course, field)) for field in changes}
     try:
@@ -201,9 +247,13 @@ async def correct_course(ctx: Ctx, course_id: uuid.UUID, body: CorrectionIn) -> 
             course.updated_at = ctx.now
             ctx.session.add(
                 CourseCorrection(
-                    id=uuid.uuid4(), course_id=course.id, reason=body.reason, previous=previous,
+                    id=uuid.uuid4(),
+                    course_id=course.id,
+                    reason=body.reason,
+                    previous=previous,
                     corrected={f: _jsonable(v) for f, v in changes.items()},
-                    corrected_at=ctx.now, corrected_by=ctx.principal.client_id,
+                    corrected_at=ctx.now,
+                    corrected_by=ctx.principal.client_id,
                 )
             )
     except IntegrityError:
@@ -212,7 +262,13 @@ async def correct_course(ctx: Ctx, course_id: uuid.UUID, body: CorrectionIn) -> 
             "the patient already has an active course of this type in that municipality",
         ) from None
     await audit.record(
-        ctx.session, ctx.principal, ctx.now, "course.correct", "course", course.id, course.patient_id,
+        ctx.session,
+        ctx.principal,
+        ctx.now,
+        "course.correct",
+        "course",
+        course.id,
+        course.patient_id,
         detail={"fields": sorted(changes)},
     )
     return await course_out(ctx, course, "course.read")

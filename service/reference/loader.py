@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,11 +44,9 @@ async def _load_rows(
     fields: tuple[str, ...],
 ) -> None:
     rows = json.loads((DATA_DIR / f"{key}.json").read_text(encoding="utf-8"))[key]
-    await insert_ignoring_conflicts(session, model.__table__, rows, ["code"])  # type: ignore[arg-type]
-    stored: dict[str, Municipality | Hospital] = {
-        r.code: r
-        for r in (await session.scalars(select(model))).all()  # type: ignore[attr-defined,misc]
-    }
+    await insert_ignoring_conflicts(session, model, rows, ["code"])
+    loaded = cast(Sequence[Municipality | Hospital], (await session.scalars(select(model))).all())
+    stored = {r.code: r for r in loaded}
     for row in rows:
         current = stored[row["code"]]
         for field in fields:

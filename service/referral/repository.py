@@ -21,7 +21,7 @@ async def patient_id_for(
     """Find or create the patient by the keyed CPR hash, in one statement plus a read."""
     await insert_ignoring_conflicts(
         session,
-        Patient.__table__,  # type: ignore[arg-type]
+        Patient,
         [
             {
                 "id": uuid.uuid4(),
@@ -64,9 +64,9 @@ async def insert_referral(session: AsyncSession, values: dict[str, Any]) -> bool
     """Insert unless (hospital, external_ref) exists; True when this call inserted it."""
     result = await insert_ignoring_conflicts(
         session,
-        Referral.__table__,
+        Referral,
         [values],
-        ["hospital_code", "external_ref"],  # type: ignore[arg-type]
+        ["hospital_code", "external_ref"],
     )
     return bool(result.rowcount == 1)
 

@@ -24,7 +24,7 @@ async def insert_version_if_new(
     """Insert the version unless one with its valid_from exists; return (version, created)."""
     result = await insert_ignoring_conflicts(
         session,
-        TariffVersion.__table__,  # type: ignore[arg-type]
+        TariffVersion,
         [
             {
                 "name": doc.name,
@@ -98,7 +98,7 @@ async def upsert_price_index(
     if row is None:
         await insert_ignoring_conflicts(
             session,
-            PriceIndex.__table__,  # type: ignore[arg-type]
+            PriceIndex,
             [{"year": year, "index_e4": index_e4, "updated_at": now, "updated_by": by}],
             ["year"],
         )

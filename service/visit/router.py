@@ -24,10 +24,14 @@ _ERRORS: dict[int, type[ServiceError]] = {404: NotFound, 409: Conflict, 422: Inv
     responses={200: {"description": "This visit id is already stored with the same content"}},
 )
 async def record_visit(
-    course_id: uuid.UUID, body: VisitIn, response: Response,
+    course_id: uuid.UUID,
+    body: VisitIn,
+    response: Response,
     ctx: Annotated[Ctx, Depends(require("municipality"))],
 ) -> VisitOut:
-    (result,) = await service.record_visits(ctx, [BatchVisitIn(course_id=course_id, **body.model_dump())])
+    (result,) = await service.record_visits(
+        ctx, [BatchVisitIn(course_id=course_id, **body.model_dump())]
+    )
     if result.visit is None:
         assert result.code is not None and result.detail is not None
         raise _ERRORS[result.http_status](result.code, result.detail)

@@ -16,7 +16,9 @@ MAX_BATCH = 1000
 class VisitIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: uuid.UUID = Field(description="Chosen by the client: a retry or re-sync never duplicates it")
+    id: uuid.UUID = Field(
+        description="Chosen by the client: a retry or re-sync never duplicates it"
+    )
     started_at: AwareDatetime = Field(examples=["2024-03-28T08:05:00+01:00"])
     duration_minutes: int = Field(ge=0, le=1440)
     setting: Setting

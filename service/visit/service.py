@@ -36,14 +36,24 @@ class _Rejection:
 
 def _content(v: Visit | dict[str, object]) -> tuple[object, ...]:
     get = v.get if isinstance(v, dict) else lambda k: getattr(v, k)
-    return (get("course_id"), get("started_at"), get("duration_minutes"), get("setting"), get("administered"))
+    return (
+        get("course_id"),
+        get("started_at"),
+        get("duration_minutes"),
+        get("setting"),
+        get("administered"),
+    )
 
 
 async def record_visits(ctx: Ctx, items: Sequence[BatchVisitIn]) -> list[VisitResult]:
     course_ids = {item.course_id for item in items}
     courses = {
         c.id: c
-        for c in (await ctx.session.scalars(visible_courses(ctx.principal).where(Course.id.in_(course_ids)))).all()
+        for c in (
+            await ctx.session.scalars(
+                visible_courses(ctx.principal).where(Course.id.in_(course_ids))
+            )
+        ).all()
     }
     latest_allowed = ctx.now + CLOCK_SKEW
     results: list[VisitResult | None] = [None] * len(items)
@@ -53,8 +63,12 @@ async def record_visits(ctx: Ctx, items: Sequence[BatchVisitIn]) -> list[VisitRe
         rejection = _check(item, courses.get(item.course_id), latest_allowed)
         if rejection is not None:
             results[index] = VisitResult(
-                index=index, id=item.id, status="rejected", http_status=rejection.http_status,
-                code=rejection.code, detail=rejection.detail,
+                index=index,
+                id=item.id,
+                status="rejected",
+                http_status=rejection.http_status,
+                code=rejection.code,
+                detail=rejection.detail,
             )
             continue
         row = {
@@ -92,27 +106,40 @@ async def record_visits(ctx: Ctx, items: Sequence[BatchVisitIn]) -> list[VisitRe
             course = courses[visit.course_id]
             touched[course.id] = course.patient_id
         results[index] = VisitResult(
-            index=index, id=item.id,
+            index=index,
+            id=item.id,
             status="created" if created else "unchanged",
             http_status=201 if created else 200,
             visit=_visit_out(visit, deviations.get(visit.id, [])),
         )
     await audit.record_many(
-        ctx.session, ctx.principal, ctx.now, "visit.record", "course", list(touched.items()),
+        ctx.session,
+        ctx.principal,
+        ctx.now,
+        "visit.record",
+        "course",
+        list(touched.items()),
         detail={"created": len(inserted)},
     )
     return [r for r in results if r is not None]
 
 
-def _check(item: VisitIn | BatchVisitIn, course: Course | None, latest_allowed: object) -> _Rejection | None:
+def _check(
+    item: VisitIn | BatchVisitIn, course: Course | None, latest_allowed: object
+) -> _Rejection | None:
     if course is None:
         return _Rejection(404, "course_not_found", "no such course for this client")
     if course.status == "cancelled":
-        return _Rejection(409, "course_cancelled", "the course is cancelled; visits are not recorded")
-    local_day = item.started_at.astimezone(LOCAL_TZ).date()
-    if local_day < course.start_date or (course.end_date is not None and local_day > course.end_date):
         return _Rejection(
-            422, "visit_outside_course",
+            409, "course_cancelled", "the course is cancelled; visits are not recorded"
+        )
+    local_day = item.started_at.astimezone(LOCAL_TZ).date()
+    if local_day < course.start_date or (
+        course.end_date is not None and local_day > course.end_date
+    ):
+        return _Rejection(
+            422,
+            "visit_outside_course",
             "the visit lies outside the course dates; correct the course dates first",
         )
     if item.started_at > latest_allowed:  # type: ignore[operator]
@@ -122,7 +149,11 @@ def _check(item: VisitIn | BatchVisitIn, course: Course | None, latest_allowed: 
 
 def _conflict(index: int, visit_id: uuid.UUID) -> VisitResult:
     return VisitResult(
-        index=index, id=visit_id, status="rejected", http_status=409, code="visit_conflict",
+        index=index,
+        id=visit_id,
+        status="rejected",
+        http_status=409,
+        code="visit_conflict",
         detail="a visit with this id is stored with other content",
     )
 
@@ -132,7 +163,9 @@ async def _insert_new(ctx: Ctx, rows: list[dict[str, object]]) -> set[uuid.UUID]
         return set()
     dialect = ctx.session.bind.dialect.name if ctx.session.bind is not None else "sqlite"
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(Visit).values(rows).on_conflict_do_nothing(index_elements=["id"]).returning(Visit.id)
+    stmt = (
+        insert(Visit).values(rows).on_conflict_do_nothing(index_elements=["id"]).returning(Visit.id)
+    )
     return set((await ctx.session.scalars(stmt)).all())
 
 
@@ -156,7 +189,10 @@ async def _deviations_for(ctx: Ctx, courses: set[Course]) -> dict[uuid.UUID, lis
     for course in courses:
         visits = by_course[course.id]
         per_id = visit_deviations(
-            [VisitFacts(str(v.id), v.started_at.astimezone(LOCAL_TZ), v.duration_minutes) for v in visits],
+            [
+                VisitFacts(str(v.id), v.started_at.astimezone(LOCAL_TZ), v.duration_minutes)
+                for v in visits
+            ],
             course.start_date,
             course.end_date,
         )
@@ -166,19 +202,31 @@ async def _deviations_for(ctx: Ctx, courses: set[Course]) -> dict[uuid.UUID, lis
 
 def _visit_out(v: Visit, deviations: list[str]) -> VisitOut:
     return VisitOut(
-        id=v.id, course_id=v.course_id, started_at=v.started_at, local_date=v.local_date,
-        duration_minutes=v.duration_minutes, setting=v.setting,  # type: ignore[arg-type]
-        administered=v.administered, deviations=deviations, recorded_at=v.recorded_at,
+        id=v.id,
+        course_id=v.course_id,
+        started_at=v.started_at,
+        local_date=v.local_date,
+        duration_minutes=v.duration_minutes,
+        setting=v.setting,
+        administered=v.administered,
+        deviations=deviations,
+        recorded_at=v.recorded_at,
     )
 
 
 async def list_visits(ctx: Ctx, course_id: uuid.UUID) -> list[VisitOut]:
     course = await visible_course(ctx, course_id)
     visits = list(
-        (await ctx.session.scalars(
-            select(Visit).where(Visit.course_id == course.id).order_by(Visit.started_at, Visit.id)
-        )).all()
+        (
+            await ctx.session.scalars(
+                select(Visit)
+                .where(Visit.course_id == course.id)
+                .order_by(Visit.started_at, Visit.id)
+            )
+        ).all()
     )
     flags = await _deviations_for(ctx, {course})
-    await audit.record(ctx.session, ctx.principal, ctx.now, "visit.read", "course", course.id, course.patient_id)
+    await audit.record(
+        ctx.session, ctx.principal, ctx.now, "visit.read", "course", course.id, course.patient_id
+    )
     return [_visit_out(v, flags.get(v.id, [])) for v in visits]
