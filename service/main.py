@@ -17,6 +17,7 @@ from service.reference.router import router as reference_router
 from service.referral.router import router as referral_router
 from service.requestctx import BodySizeLimitMiddleware, RequestIdMiddleware
 from service.settings import Settings, get_settings
+from service.settlement.router import router as settlement_router
 from service.tariff.router import router as tariff_router
 from service.visit.router import router as visit_router
 
@@ -54,6 +55,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
-    for router in (reference_router, tariff_router, referral_router, course_router, visit_router):
+    for router in (
+        reference_router,
+        tariff_router,
+        referral_router,
+        course_router,
+        visit_router,
+        settlement_router,
+    ):
         app.include_router(router)
     return app

@@ -10,7 +10,14 @@ from sqlalchemy import Select, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth import Principal
-from service.models import Course, CourseCorrection, Visit
+from service.models import (
+    Course,
+    CourseCorrection,
+    CoursePosition,
+    Statement,
+    StatementLine,
+    Visit,
+)
 
 
 def visible_courses(principal: Principal) -> Select[Course]:
@@ -40,6 +47,35 @@ async def visit_summary(
         .group_by(Visit.course_id)
     )
     return {cid: (n, given, last) for cid, n, given, last in rows}
+
+
+async def billed_lines(
+    session: AsyncSession, course_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[StatementLine, Statement]]]:
+    """Issued lines per course, with their statements, in the order they were issued."""
+    result: dict[uuid.UUID, list[tuple[StatementLine, Statement]]] = {c: [] for c in course_ids}
+    if not course_ids:
+        return result
+    rows = await session.execute(
+        select(StatementLine, Statement)
+        .join(Statement, Statement.id == StatementLine.statement_id)
+        .where(StatementLine.course_id.in_(set(course_ids)))
+        .order_by(Statement.period, StatementLine.id)
+    )
+    for line, statement in rows:
+        result[line.course_id].append((line, statement))
+    return result
+
+
+async def staircase_places(
+    session: AsyncSession, course_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, CoursePosition]:
+    if not course_ids:
+        return {}
+    rows = await session.scalars(
+        select(CoursePosition).where(CoursePosition.course_id.in_(set(course_ids)))
+    )
+    return {p.course_id: p for p in rows}
 
 
 async def corrections_for(

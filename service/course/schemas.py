@@ -23,6 +23,27 @@ class CorrectionOut(BaseModel):
     corrected_by: uuid.UUID
 
 
+class StaircasePlaceOut(BaseModel):
+    year: int
+    position: int
+    tier: int
+
+
+class BilledLineOut(BaseModel):
+    """A line issued for the course, and the statement it was issued in."""
+
+    statement_number: int
+    statement_period: str
+    period: str
+    kind: str
+    quantity: int
+    unit_price: str
+    amount: str
+    tier: int
+    adjustment: bool
+    reason: str | None
+
+
 class CourseOut(BaseModel):
     id: uuid.UUID
     referral_id: uuid.UUID
@@ -45,6 +66,11 @@ class CourseOut(BaseModel):
     administered_visit_count: int
     last_administered_date: date | None
     corrections: list[CorrectionOut]
+    staircase: StaircasePlaceOut | None = Field(
+        description="The course's place on its year's staircase, fixed when first billed"
+    )
+    billed: list[BilledLineOut] = Field(description="Every issued line of the course")
+    billed_total: str = Field(description="The sum of the issued lines, kr.")
     created_at: datetime
     updated_at: datetime
 

@@ -11,11 +11,27 @@ from sqlalchemy.exc import IntegrityError
 
 from service import audit
 from service.course import repository
-from service.course.schemas import CancelIn, CompleteIn, CorrectionIn, CorrectionOut, CourseOut
+from service.course.schemas import (
+    BilledLineOut,
+    CancelIn,
+    CompleteIn,
+    CorrectionIn,
+    CorrectionOut,
+    CourseOut,
+    StaircasePlaceOut,
+)
 from service.deps import Ctx
+from service.domain.money import format_kr
 from service.domain.scope import Violation
 from service.errors import Conflict, Invalid, NotFound
-from service.models import Course, CourseCorrection, Municipality
+from service.models import (
+    Course,
+    CourseCorrection,
+    CoursePosition,
+    Municipality,
+    Statement,
+    StatementLine,
+)
 from service.patients import reveal_cprs
 from service.tariff.repository import version_valid_on
 
@@ -32,6 +48,8 @@ async def present_courses(ctx: Ctx, courses: Sequence[Course], action: str) -> l
     cprs = await reveal_cprs(ctx.session, ctx.vault, ctx.principal, [c.patient_id for c in courses])
     visits = await repository.visit_summary(ctx.session, ids)
     corrections = await repository.corrections_for(ctx.session, ids)
+    places = await repository.staircase_places(ctx.session, ids)
+    billed = await repository.billed_lines(ctx.session, ids)
     await audit.record_many(
         ctx.session,
         ctx.principal,
@@ -76,11 +94,35 @@ async def present_courses(ctx: Ctx, courses: Sequence[Course], action: str) -> l
                     )
                     for k in corrections[c.id]
                 ],
+                staircase=_place_out(places.get(c.id)),
+                billed=[_billed_out(line, statement) for line, statement in billed[c.id]],
+                billed_total=format_kr(sum(line.amount_ore for line, _ in billed[c.id])),
                 created_at=c.created_at,
                 updated_at=c.updated_at,
             )
         )
     return out
+
+
+def _place_out(place: CoursePosition | None) -> StaircasePlaceOut | None:
+    if place is None:
+        return None
+    return StaircasePlaceOut(year=place.year, position=place.position, tier=place.tier)
+
+
+def _billed_out(line: StatementLine, statement: Statement) -> BilledLineOut:
+    return BilledLineOut(
+        statement_number=statement.number,
+        statement_period=statement.period,
+        period=line.line_period,
+        kind=line.kind,
+        quantity=line.quantity,
+        unit_price=format_kr(line.unit_price_ore),
+        amount=format_kr(line.amount_ore),
+        tier=line.tier,
+        adjustment=line.adjustment,
+        reason=line.reason,
+    )
 
 
 async def course_out(ctx: Ctx, course: Course, action: str) -> CourseOut:

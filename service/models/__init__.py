@@ -5,6 +5,7 @@ from service.models.base import Base
 from service.models.care import Course, CourseCorrection, Patient, Referral, Visit
 from service.models.client import ApiClient
 from service.models.reference import Hospital, Municipality, PriceIndex, TariffRate, TariffVersion
+from service.models.settlement import CoursePosition, SettlementIssue, Statement, StatementLine
 
 __all__ = [
     "ApiClient",
@@ -12,11 +13,15 @@ __all__ = [
     "Base",
     "Course",
     "CourseCorrection",
+    "CoursePosition",
     "Hospital",
     "Municipality",
     "Patient",
     "PriceIndex",
     "Referral",
+    "SettlementIssue",
+    "Statement",
+    "StatementLine",
     "TariffRate",
     "TariffVersion",
     "Visit",

@@ -1,0 +1,88 @@
+"""Issued settlement: issues, statements, their lines, and the staircase positions.
+
+Every table here is write-once: database triggers refuse UPDATE and DELETE, so an issued
+statement cannot change even by hand in SQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.models.base import Base, UtcDateTime
+
+
+class SettlementIssue(Base):
+    """One issue of one period for all 29 municipalities (unique: a period is issued once)."""
+
+    __tablename__ = "settlement_issues"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    period: Mapped[str] = mapped_column(String(7), unique=True)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    issued_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_clients.id"))
+    # The inputs this issue used: tariff versions (id → document hash) and price indices.
+    tariff_versions: Mapped[dict[str, Any]] = mapped_column(JSON)
+    price_indices: Mapped[dict[str, Any]] = mapped_column(JSON)
+    courses_considered: Mapped[int]
+
+
+class Statement(Base):
+    __tablename__ = "statements"
+    __table_args__ = (
+        UniqueConstraint("issue_id", "municipality_code"),
+        UniqueConstraint("payer_cvr", "number_year", "number"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    issue_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("settlement_issues.id"))
+    period: Mapped[str] = mapped_column(String(7), index=True)
+    municipality_code: Mapped[str] = mapped_column(ForeignKey("municipalities.code"))
+    number_year: Mapped[int]
+    number: Mapped[int]
+    payer_name: Mapped[str] = mapped_column(String(200))
+    payer_cvr: Mapped[str] = mapped_column(String(8))
+    payer_gln: Mapped[str] = mapped_column(String(13))
+    total_ore: Mapped[int] = mapped_column(BigInteger)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    content_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class StatementLine(Base):
+    __tablename__ = "statement_lines"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    statement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("statements.id"), index=True)
+    course_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("courses.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    line_period: Mapped[str] = mapped_column(String(7))
+    quantity: Mapped[int]
+    unit_price_ore: Mapped[int] = mapped_column(BigInteger)
+    amount_ore: Mapped[int] = mapped_column(BigInteger)
+    tier: Mapped[int]
+    position: Mapped[int]
+    treatment_type: Mapped[str] = mapped_column(String(20))
+    hospital_code: Mapped[str] = mapped_column(String(10))
+    municipality_code: Mapped[str] = mapped_column(String(3))
+    tariff_version_id: Mapped[int] = mapped_column(ForeignKey("tariff_versions.id"))
+    adjustment: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(String(40))
+
+
+class CoursePosition(Base):
+    """A course's place on the staircase, fixed when it is first billed; never reused."""
+
+    __tablename__ = "course_positions"
+    __table_args__ = (UniqueConstraint("year", "position"),)
+
+    course_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("courses.id"), primary_key=True)
+    year: Mapped[int]
+    position: Mapped[int]
+    tier: Mapped[int]
+    issue_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("settlement_issues.id"))

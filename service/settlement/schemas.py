@@ -1,0 +1,97 @@
+"""Statements, the region summary and the staircase, as finance reads them.
+
+Amounts are decimal strings in kr. ("6915.00"); inside they are integer øre.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+State = Literal["draft", "issued"]
+
+
+class PayerOut(BaseModel):
+    name: str
+    cvr: str
+    gln: str
+
+
+class LineOut(BaseModel):
+    course_id: uuid.UUID
+    kind: Literal["course_fee", "day_fee"]
+    period: str = Field(description="The period (YYYY-MM) the line concerns")
+    quantity: int
+    unit_price: str
+    amount: str
+    tier: int
+    position: int = Field(description="The course's place in its year's staircase count")
+    treatment_type: str
+    hospital_code: str
+    tariff_version_id: int
+    adjustment: bool
+    reason: str | None = Field(
+        description="For adjustments: late_registration, correction, cancellation, "
+        "tariff_change or index_change"
+    )
+
+
+class TotalOut(BaseModel):
+    key: str
+    amount: str
+
+
+class StatementOut(BaseModel):
+    number: int | None = Field(description="Gapless per payer and year; set when issued")
+    number_year: int | None
+    period: str
+    municipality_code: str
+    municipality_name: str
+    state: State
+    issued_at: datetime | None
+    payer: PayerOut
+    total: str
+    regular_total: str
+    adjustment_total: str
+    totals_by_type: list[TotalOut]
+    totals_by_tier: list[TotalOut]
+    totals_by_hospital: list[TotalOut]
+    lines: list[LineOut]
+    hash: str | None = Field(description="SHA-256 of the statement's canonical content")
+
+
+class MunicipalityTotalOut(BaseModel):
+    municipality_code: str
+    municipality_name: str
+    number: int | None
+    total: str
+    regular_total: str
+    adjustment_total: str
+    line_count: int
+    hash: str | None
+
+
+class StaircaseOut(BaseModel):
+    year: int
+    counted: int = Field(description="Courses of the year placed on the staircase (issued)")
+    current_tier: int = Field(description="The tier the next course of the year gets")
+    until_next_tier: int | None = Field(
+        description="Courses, including the next one, still at the current tier"
+    )
+    tier_thresholds: list[int]
+
+
+class RegionSummaryOut(BaseModel):
+    period: str
+    state: State
+    issued_at: datetime | None
+    payer: PayerOut
+    total: str
+    municipalities: list[MunicipalityTotalOut]
+    totals_by_type: list[TotalOut]
+    totals_by_tier: list[TotalOut]
+    totals_by_hospital: list[TotalOut]
+    staircase: StaircaseOut
