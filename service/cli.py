@@ -6,17 +6,25 @@ import asyncio
 import json
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.auth import ROLES, key_digest, new_api_key
+from service.auth import ROLES, Principal, key_digest, new_api_key
 from service.clock import Clock
-from service.db import create_engine, create_sessionmaker
+from service.crypto import load_vault
+from service.db import create_engine, create_sessionmaker, insert_ignoring_conflicts
+from service.deps import Ctx
+from service.errors import ServiceError
 from service.models import ApiClient, Hospital, Municipality
 from service.settings import Settings, get_settings
+from service.settlement.schemas import RegionSummaryOut
+
+T = TypeVar("T")
 
 app = typer.Typer(help="ivsettle: settlement of municipal IV treatment.", no_args_is_help=True)
 clients_app = typer.Typer(help="API clients (keys bound to a role and an organisation).")
@@ -122,6 +130,112 @@ async def create_client(settings: Settings, name: str, role: str, org: str | Non
             return key
     finally:
         await engine.dispose()
+
+
+CLI_CLIENT_ID = uuid.UUID("00000000-0000-4000-8000-00000000c11e")
+
+
+async def _cli_principal(session: AsyncSession, settings: Settings) -> Principal:
+    """The operator at the command line acts as a built-in region client (no usable key),
+    so issues and exports made here are attributed and audited like any other."""
+    await insert_ignoring_conflicts(
+        session,
+        ApiClient,
+        [
+            {
+                "id": CLI_CLIENT_ID,
+                "name": "ivsettle command line",
+                "role": "region",
+                "org_code": None,
+                "key_sha256": key_digest(f"no key: {uuid.uuid4()}"),
+                "key_prefix": "-",
+                "created_at": Clock(settings.now).now(),
+            }
+        ],
+        ["id"],
+    )
+    return Principal(CLI_CLIENT_ID, "ivsettle command line", "region", None)
+
+
+async def _with_ctx(settings: Settings, work: Callable[[Ctx], Awaitable[T]]) -> T:
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            principal = await _cli_principal(session, settings)
+            ctx = Ctx(session, principal, Clock(settings.now), load_vault(settings))
+            result = await work(ctx)
+            await session.commit()
+            return result
+    finally:
+        await engine.dispose()
+
+
+def _fail(exc: ServiceError) -> NoReturn:
+    typer.echo(f"error: {exc.code}: {exc.detail}", err=True)
+    raise typer.Exit(code=1)
+
+
+@app.command()
+def settle(
+    period: Annotated[str, typer.Argument(help="The period, YYYY-MM")],
+    issue: Annotated[bool, typer.Option("--issue", help="Issue it (else: show the draft)")] = False,
+) -> None:
+    """Show the settlement of a period for all 29 municipalities, or issue it."""
+    from service.migrate import prepare_database
+    from service.settlement import service as settlement
+
+    settings = get_settings()
+    prepare_database(settings)
+
+    async def work(ctx: Ctx) -> tuple[RegionSummaryOut, bool]:
+        if issue:
+            return await settlement.issue_period(ctx, period)
+        return await settlement.region_summary(ctx, period), False
+
+    try:
+        summary, created = asyncio.run(_with_ctx(settings, work))
+    except ServiceError as exc:
+        _fail(exc)
+    state = summary.state if not issue else ("issued now" if created else "already issued")
+    typer.echo(f"Period {summary.period}: {state}; payer {summary.payer.name}")
+    typer.echo(f"{'kode':<5} {'kommune':<18} {'nr.':>5} {'linjer':>6} {'i alt (kr.)':>14}")
+    for m in summary.municipalities:
+        number = "" if m.number is None else str(m.number)
+        typer.echo(
+            f"{m.municipality_code:<5} {m.municipality_name:<18} {number:>5} "
+            f"{m.line_count:>6} {m.total:>14}"
+        )
+    typer.echo(f"{'':<5} {'I alt':<18} {'':>5} {'':>6} {summary.total:>14}")
+
+
+@app.command()
+def export(
+    period: Annotated[str, typer.Argument(help="The period, YYYY-MM")],
+    municipality: Annotated[str, typer.Option(help="Kommunekode, e.g. 157")],
+    format: Annotated[str, typer.Option(help="csv | xlsx | pdf")] = "pdf",
+    output: Annotated[
+        Path | None, typer.Option(help="File to write (default: a descriptive name)")
+    ] = None,
+) -> None:
+    """Write a municipality's statement for a period as CSV, XLSX or PDF."""
+    from service.migrate import prepare_database
+    from service.settlement import downloads
+
+    if format not in ("csv", "xlsx", "pdf"):
+        raise typer.BadParameter("one of csv, xlsx, pdf", param_hint="--format")
+    settings = get_settings()
+    prepare_database(settings)
+
+    async def work(ctx: Ctx) -> downloads.File:
+        return await downloads.statement_file(ctx, period, municipality, format)
+
+    try:
+        file = asyncio.run(_with_ctx(settings, work))
+    except ServiceError as exc:
+        _fail(exc)
+    target = output or Path(file.filename)
+    target.write_bytes(file.content)
+    typer.echo(f"wrote {target}")
 
 
 @app.command()

@@ -363,3 +363,87 @@ async def test_the_course_shows_its_place_and_what_was_billed(
     ]
     assert after["billed_total"] == "11370.00"
     assert all(b["statement_number"] == 6 or b["statement_number"] == 35 for b in after["billed"])
+
+
+async def test_a_run_reads_only_the_courses_that_may_have_moved(
+    app: FastAPI, parties: tuple[Api, Api, Api]
+) -> None:
+    from service.domain.settlement import Period
+    from service.settlement.service import compute
+
+    hospital, gentofte, region = parties
+    at(app, "2024-02-10T10:00:00+01:00")
+    await completed_course(hospital, gentofte, "2024-01-10", "2024-01-12", "fluids", CPR_A)
+    await completed_course(hospital, gentofte, "2024-01-15", "2024-01-20", "pump", CPR_B)
+    running = await make_course(hospital, gentofte, start_date="2024-01-20", patient_cpr=CPR_C)
+    await gentofte.post(
+        f"/api/v1/courses/{running['id']}/visits", json=visit("2024-01-20T09:00:00+01:00")
+    )
+    at(app, "2024-03-05T10:00:00+01:00")
+    await issue(region, "2024-01")
+    await issue(region, "2024-02")
+    async with app.state.sessionmaker() as session:
+        run = await compute(session, Period(2024, 3))
+    assert run.courses_considered == 1  # only the active course; the settled two are not read
+    assert run.lines == {}
+
+
+async def test_downloads_parse_back_and_issued_files_never_change(
+    app: FastAPI, api: MakeApi, parties: tuple[Api, Api, Api]
+) -> None:
+    import csv
+    import io
+
+    import openpyxl
+    import pypdf
+
+    hospital, gentofte, region = parties
+    await completed_course(hospital, gentofte, "2024-03-28", "2024-04-05", "antibiotics", CPR_A)
+    draft = await gentofte.get("/api/v1/settlements/2024-03/statements/157.pdf")
+    assert draft.status_code == 200 and draft.headers["content-type"] == "application/pdf"
+    assert "kladde" in draft.headers["content-disposition"]
+    await issue(region, "2024-03")
+    files = {}
+    for fmt in ("csv", "xlsx", "pdf"):
+        r = await gentofte.get(f"/api/v1/settlements/2024-03/statements/157.{fmt}")
+        assert r.status_code == 200, r.text
+        assert "afregning-2024-03-157-Gentofte-2024-0006" in r.headers["content-disposition"]
+        files[fmt] = r.content
+        again = await region.get(f"/api/v1/settlements/2024-03/statements/157.{fmt}")
+        assert again.content == r.content  # served from the stored file
+
+    rows = list(csv.reader(io.StringIO(files["csv"].decode("utf-8-sig")), delimiter=";"))
+    assert len(rows) == 2 and "6915,00" in rows[1]
+    book = openpyxl.load_workbook(io.BytesIO(files["xlsx"]))
+    assert book.sheetnames == ["Opsummering", "Linjer"] or set(book.sheetnames) == {
+        "Opsummering",
+        "Linjer",
+    }
+    amounts = [
+        c.value
+        for row in book["Linjer"].iter_rows(min_row=2)
+        for c in row
+        if isinstance(c.value, float | int)
+    ]
+    assert 6915 in amounts
+    pdf_text = "".join(
+        page.extract_text() for page in pypdf.PdfReader(io.BytesIO(files["pdf"])).pages
+    )
+    assert "6.915,00" in pdf_text and "Gentofte" in pdf_text
+    assert (await statement(gentofte, "2024-03"))["hash"] in pdf_text.replace("\n", "")
+
+    summary = await region.get("/api/v1/settlements/2024-03.xlsx")
+    assert summary.status_code == 200
+    assert openpyxl.load_workbook(io.BytesIO(summary.content)).sheetnames
+    copenhagen = await api("municipality", "101")
+    assert (
+        await copenhagen.get("/api/v1/settlements/2024-03/statements/157.pdf")
+    ).status_code == 404
+    assert (await copenhagen.get("/api/v1/settlements/2024-03.xlsx")).status_code == 403
+    assert (await region.get("/api/v1/settlements/2024-03/statements/157.doc")).status_code in (
+        404,
+        422,
+    )
+    async with app.state.sessionmaker() as session:
+        with pytest.raises(DBAPIError, match="write-once"):
+            await session.execute(text("UPDATE statement_files SET format = 'txt'"))

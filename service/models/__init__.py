@@ -5,7 +5,13 @@ from service.models.base import Base
 from service.models.care import Course, CourseCorrection, Patient, Referral, Visit
 from service.models.client import ApiClient
 from service.models.reference import Hospital, Municipality, PriceIndex, TariffRate, TariffVersion
-from service.models.settlement import CoursePosition, SettlementIssue, Statement, StatementLine
+from service.models.settlement import (
+    CoursePosition,
+    SettlementIssue,
+    Statement,
+    StatementFile,
+    StatementLine,
+)
 
 __all__ = [
     "ApiClient",
@@ -21,6 +27,7 @@ __all__ = [
     "Referral",
     "SettlementIssue",
     "Statement",
+    "StatementFile",
     "StatementLine",
     "TariffRate",
     "TariffVersion",

@@ -10,7 +10,16 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.models.base import Base, UtcDateTime
@@ -86,3 +95,18 @@ class CoursePosition(Base):
     position: Mapped[int]
     tier: Mapped[int]
     issue_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("settlement_issues.id"))
+
+
+class StatementFile(Base):
+    """An issued statement's file as first rendered: served byte for byte from then on, so a
+    library upgrade can never change a file finance has filed."""
+
+    __tablename__ = "statement_files"
+    __table_args__ = (UniqueConstraint("statement_id", "format"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    statement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("statements.id"))
+    format: Mapped[str] = mapped_column(String(10))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    rendered_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -2,17 +2,61 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Response, status
 
 from service.deps import Ctx, require
-from service.settlement import service
+from service.report.files import MEDIA_TYPES
+from service.settlement import downloads, service
 from service.settlement.schemas import RegionSummaryOut, StaircaseOut, StatementOut
 
 router = APIRouter(prefix="/api/v1", tags=["settlement"])
 
 PeriodText = Annotated[str, Path(pattern=r"^\d{4}-\d{2}$", examples=["2024-03"])]
+
+
+def _download(file: downloads.File) -> Response:
+    return Response(
+        content=file.content,
+        media_type=file.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{file.filename}"'},
+    )
+
+
+_FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The file",
+        "content": {
+            media: {} for media in (MEDIA_TYPES["csv"], MEDIA_TYPES["xlsx"], MEDIA_TYPES["pdf"])
+        },
+    }
+}
+
+
+# Registered before the JSON routes: "157.pdf" must not be read as a municipality code.
+@router.get(
+    "/settlements/{period}/statements/{municipality_code}.{fmt}",
+    response_class=Response,
+    responses=_FILE_RESPONSES,
+)
+async def statement_file(
+    period: PeriodText,
+    municipality_code: str,
+    fmt: Literal["csv", "xlsx", "pdf"],
+    ctx: Annotated[Ctx, Depends(require("region", "municipality"))],
+) -> Response:
+    """The statement as CSV, XLSX or PDF (Danish headings, amounts in kr. with øre). An
+    issued statement's file is byte for byte the same at every download."""
+    return _download(await downloads.statement_file(ctx, period, municipality_code, fmt))
+
+
+@router.get("/settlements/{period}.xlsx", response_class=Response, responses=_FILE_RESPONSES)
+async def region_summary_file(
+    period: PeriodText, ctx: Annotated[Ctx, Depends(require("region"))]
+) -> Response:
+    """The region summary as XLSX: municipalities, types, tiers, hospitals, staircase."""
+    return _download(await downloads.region_summary_file(ctx, period))
 
 
 @router.get("/settlements/{period}", response_model=RegionSummaryOut)

@@ -1,0 +1,57 @@
+"""Choosing a renderer and naming the file, for callers that serve or write statements.
+
+A CSV is a pure table, so a statement's identity (period, municipality, number or draft)
+lives in its file name. File names are ASCII (æ → ae, ø → oe, å → aa), carry no personal
+data, and like the contents are a pure function of the statement.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Final, Literal
+
+from service.report.pdf import statement_pdf
+from service.report.tabular import statement_csv
+from service.report.workbook import statement_xlsx
+from service.settlement.schemas import StatementOut
+
+Format = Literal["csv", "xlsx", "pdf"]
+
+RENDERERS: Final[dict[str, Callable[[StatementOut], bytes]]] = {
+    "csv": statement_csv,
+    "xlsx": statement_xlsx,
+    "pdf": statement_pdf,
+}
+MEDIA_TYPES: Final[dict[str, str]] = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
+_DANISH: Final = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "Æ": "Ae", "Ø": "Oe", "Å": "Aa"})
+
+
+def render_statement(s: StatementOut, format: str) -> bytes:
+    """The statement as "csv", "xlsx" or "pdf" bytes (ValueError for anything else)."""
+    try:
+        renderer = RENDERERS[format]
+    except KeyError:
+        raise ValueError(f"unknown format {format!r}: one of csv, xlsx, pdf") from None
+    return renderer(s)
+
+
+def _slug(text: str) -> str:
+    ascii_text = text.translate(_DANISH).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9]+", "-", ascii_text).strip("-")
+
+
+def statement_filename(s: StatementOut, format: str) -> str:
+    """E.g. "afregning-2025-01-169-Hoeje-Taastrup-2025-0001.pdf", or "...-kladde.csv"."""
+    if format not in RENDERERS:
+        raise ValueError(f"unknown format {format!r}: one of csv, xlsx, pdf")
+    if s.number is None or s.number_year is None:
+        number = "kladde"
+    else:
+        number = f"{s.number_year}-{s.number:04d}"
+    name = _slug(s.municipality_name)
+    return f"afregning-{s.period}-{s.municipality_code}-{name}-{number}.{format}"
