@@ -447,3 +447,21 @@ async def test_downloads_parse_back_and_issued_files_never_change(
     async with app.state.sessionmaker() as session:
         with pytest.raises(DBAPIError, match="write-once"):
             await session.execute(text("UPDATE statement_files SET format = 'txt'"))
+
+
+async def test_a_statement_names_its_inputs(api: MakeApi, parties: tuple[Api, Api, Api]) -> None:
+    hospital, gentofte, region = parties
+    await region.put("/api/v1/price-index/2024", json={"index": "104.2"})
+    await completed_course(hospital, gentofte, "2024-03-28", "2024-04-05", "antibiotics", CPR_A)
+    draft = await statement(gentofte, "2024-03")
+    tariffs = (await region.get("/api/v1/tariffs")).json()
+    expected_tariffs = {str(t["id"]): t["document_sha256"] for t in tariffs}
+    assert draft["inputs"] == {
+        "issued_by": None,
+        "tariff_versions": expected_tariffs,
+        "price_indices": {"2024": "104.2"},
+    }
+    await issue(region, "2024-03")
+    issued = await statement(gentofte, "2024-03")
+    assert issued["inputs"]["issued_by"] == "test region"
+    assert issued["inputs"]["tariff_versions"] == expected_tariffs

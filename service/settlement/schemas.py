@@ -44,6 +44,16 @@ class TotalOut(BaseModel):
     amount: str
 
 
+class InputsOut(BaseModel):
+    """What a statement was computed from, so finance can be told why."""
+
+    issued_by: str | None = Field(description="The client that issued it (issued only)")
+    tariff_versions: dict[str, str] = Field(
+        description="Tariff version id → SHA-256 of the agreement document in force"
+    )
+    price_indices: dict[str, str] = Field(description="Year → price index in force")
+
+
 class StatementOut(BaseModel):
     number: int | None = Field(description="Gapless per payer and year; set when issued")
     number_year: int | None
@@ -60,6 +70,7 @@ class StatementOut(BaseModel):
     totals_by_tier: list[TotalOut]
     totals_by_hospital: list[TotalOut]
     lines: list[LineOut]
+    inputs: InputsOut
     hash: str | None = Field(description="SHA-256 of the statement's canonical content")
 
 

@@ -51,9 +51,17 @@ from service.domain.tariff import (
     version_for,
 )
 from service.errors import Conflict, Invalid, NotFound
-from service.models import CoursePosition, Municipality, SettlementIssue, Statement, StatementLine
+from service.models import (
+    ApiClient,
+    CoursePosition,
+    Municipality,
+    SettlementIssue,
+    Statement,
+    StatementLine,
+)
 from service.settlement import repository
 from service.settlement.schemas import (
+    InputsOut,
     LineOut,
     MunicipalityTotalOut,
     PayerOut,
@@ -62,6 +70,7 @@ from service.settlement.schemas import (
     StatementOut,
     TotalOut,
 )
+from service.tariff.service import index_text
 
 # Writes that were in flight when the last issue committed carry timestamps a little
 # before it; looking this far back costs a few extra courses and never a wrong line.
@@ -243,6 +252,7 @@ def _statement_out(
     municipality: Municipality,
     payer: PayerOut,
     lines: list[LineOut],
+    inputs: InputsOut,
     number: int | None = None,
     number_year: int | None = None,
     issued_at: datetime | None = None,
@@ -266,6 +276,7 @@ def _statement_out(
         totals_by_tier=_totals(lines, "tier"),
         totals_by_hospital=_totals(lines, "hospital_code"),
         lines=lines,
+        inputs=inputs,
         hash=content_hash,
     )
 
@@ -299,12 +310,19 @@ async def _stored_statements(
     ]
     lines = await repository.lines_of(session, [s.id for s in statements])
     names = {m.code: m for m in await _municipalities(session)}
+    issuer = await session.get(ApiClient, issue.issued_by)
+    inputs = _inputs(
+        issue.tariff_versions,
+        {int(year): value for year, value in issue.price_indices.items()},
+        issuer.name if issuer is not None else None,
+    )
     return [
         _statement_out(
             period=Period.parse(s.period),
             municipality=names[s.municipality_code],
             payer=PayerOut(name=s.payer_name, cvr=s.payer_cvr, gln=s.payer_gln),
             lines=[_stored_line_out(line) for line in lines[s.id]],
+            inputs=inputs,
             number=s.number,
             number_year=s.number_year,
             issued_at=s.issued_at,
@@ -314,14 +332,28 @@ async def _stored_statements(
     ]
 
 
-def _draft_statements(run: Run, municipalities: Sequence[Municipality]) -> list[StatementOut]:
+def _inputs(
+    tariff_versions: dict[str, str], indices: dict[int, int], issued_by: str | None
+) -> InputsOut:
+    return InputsOut(
+        issued_by=issued_by,
+        tariff_versions=dict(sorted(tariff_versions.items(), key=lambda item: int(item[0]))),
+        price_indices={str(year): index_text(value) for year, value in sorted(indices.items())},
+    )
+
+
+def _draft_statements(
+    run: Run, municipalities: Sequence[Municipality], issued_by: str | None = None
+) -> list[StatementOut]:
     payer = _payer_out(run.payer)
+    inputs = _inputs(run.tariff_fingerprint, run.price_indices, issued_by)
     return [
         _statement_out(
             period=run.period,
             municipality=m,
             payer=payer,
             lines=[_line_out(d.line, d.position) for d in run.lines.get(m.code, [])],
+            inputs=inputs,
         )
         for m in municipalities
     ]
@@ -446,7 +478,8 @@ async def issue_period(ctx: Ctx, period_text: str) -> tuple[RegionSummaryOut, bo
     number = await repository.next_statement_number(session, run.payer.cvr, period.year)
     statement_rows: list[dict[str, Any]] = []
     line_rows: list[dict[str, Any]] = []
-    for offset, draft in enumerate(_draft_statements(run, await _municipalities(session))):
+    municipalities = await _municipalities(session)
+    for offset, draft in enumerate(_draft_statements(run, municipalities, ctx.principal.name)):
         issued = draft.model_copy(
             update={
                 "number": number + offset,

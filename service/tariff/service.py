@@ -75,12 +75,12 @@ async def get_tariff(ctx: Ctx, tariff_id: int) -> TariffOut:
     return tariff_out(version)
 
 
-def _index_text(index_e4: int) -> str:
+def index_text(index_e4: int) -> str:
     return f"{(Decimal(index_e4) / Decimal(10_000)).normalize():f}"
 
 
 def price_index_out(row: PriceIndex) -> PriceIndexOut:
-    return PriceIndexOut(year=row.year, index=_index_text(row.index_e4), updated_at=row.updated_at)
+    return PriceIndexOut(year=row.year, index=index_text(row.index_e4), updated_at=row.updated_at)
 
 
 async def set_price_index(ctx: Ctx, year: int, index: Decimal) -> PriceIndexOut:
@@ -95,7 +95,7 @@ async def set_price_index(ctx: Ctx, year: int, index: Decimal) -> PriceIndexOut:
         "price_index.set",
         "price_index",
         str(year),
-        detail={"index": _index_text(index_e4)},
+        detail={"index": index_text(index_e4)},
     )
     return price_index_out(row)
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from service.settlement.schemas import (
+    InputsOut,
     LineOut,
     MunicipalityTotalOut,
     PayerOut,
@@ -103,6 +104,11 @@ def statement(
         totals_by_tier=_totals(lines, "tier"),
         totals_by_hospital=_totals(lines, "hospital_code"),
         lines=lines,
+        inputs=InputsOut(
+            issued_by="Regionens økonomi" if issued else None,
+            tariff_versions={"1": "ab" * 32},
+            price_indices={},
+        ),
         hash=HASH if issued else None,
     )
 
