@@ -136,7 +136,9 @@ async def test_examples_3_4_6_late_registration_correction_and_cancellation(
     )
     assert {line["position"] for line in may["lines"] if line["course_id"] == pump["id"]} == {3}
     assert may["adjustment_total"] == "784.00" and may["regular_total"] == "0.00"
+    assert (await region.get("/api/v1/settlements/2024-05")).json()["registered_not_settled"] == 1
     issued = await issue(region, "2024-05")
+    assert issued["registered_not_settled"] == 0
     assert (await statement(gentofte, "2024-05"))["lines"] == may["lines"]
     assert issued["staircase"]["counted"] == 3
 
@@ -262,6 +264,7 @@ async def test_municipalities_read_only_their_own_statements(
     assert (await region.get("/api/v1/settlements/2024-03/statements/999")).status_code == 404
     summary = (await region.get("/api/v1/settlements/2024-03")).json()
     assert summary["state"] == "draft" and len(summary["municipalities"]) == 29
+    assert summary["registered_not_settled"] == 1
     assert summary["total"] == "6915.00"
     assert summary["totals_by_hospital"] == [{"key": "HGH", "amount": "6915.00"}]
     assert CPR_A not in str(summary)

@@ -173,6 +173,23 @@ async def next_free_positions(session: AsyncSession) -> dict[int, int]:
     return {year: top + 1 for year, top in rows}
 
 
+async def unbilled_courses(session: AsyncSession, started_by: date) -> int:
+    """Courses registered (started by `started_by`, not cancelled) that were never billed."""
+    billed = select(CoursePosition.course_id)
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Course)
+            .where(
+                Course.start_date <= started_by,
+                Course.status != "cancelled",
+                Course.id.not_in(billed),
+            )
+        )
+        or 0
+    )
+
+
 async def counted_in_year(session: AsyncSession, year: int) -> int:
     return int(
         await session.scalar(

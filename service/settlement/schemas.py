@@ -106,3 +106,7 @@ class RegionSummaryOut(BaseModel):
     totals_by_tier: list[TotalOut]
     totals_by_hospital: list[TotalOut]
     staircase: StaircaseOut
+    registered_not_settled: int = Field(
+        description="Courses started by the period's end, not cancelled, that no issued "
+        "statement has billed yet (late registrations, or no given dose so far)"
+    )

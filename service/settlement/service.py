@@ -423,6 +423,7 @@ async def region_summary(ctx: Ctx, period_text: str) -> RegionSummaryOut:
         totals_by_tier=_totals(all_lines, "tier"),
         totals_by_hospital=_totals(all_lines, "hospital_code"),
         staircase=await _staircase(ctx.session, period.year),
+        registered_not_settled=await repository.unbilled_courses(ctx.session, period.last_day),
     )
 
 

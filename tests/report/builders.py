@@ -220,4 +220,5 @@ def region_summary(*, issued: bool = True) -> RegionSummaryOut:
         staircase=StaircaseOut(
             year=2025, counted=1498, current_tier=1, until_next_tier=2, tier_thresholds=[1500, 3000]
         ),
+        registered_not_settled=3,
     )
