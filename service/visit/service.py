@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -91,7 +91,11 @@ async def record_visits(ctx: Ctx, items: Sequence[BatchVisitIn]) -> list[VisitRe
 
     inserted = await _insert_new(ctx, list(rows.values()))
     stored = await _load(ctx, list(rows))
-    deviations = await _deviations_for(ctx, {courses[r["course_id"]] for r in rows.values()})  # type: ignore[index]
+    deviations = await _deviations_for(
+        ctx,
+        {courses[r["course_id"]] for r in rows.values()},  # type: ignore[index]
+        days={r["local_date"] for r in rows.values()},  # type: ignore[misc]
+    )
 
     touched: dict[uuid.UUID, uuid.UUID] = {}
     for index, item in enumerate(items):
@@ -163,10 +167,11 @@ async def _insert_new(ctx: Ctx, rows: list[dict[str, object]]) -> set[uuid.UUID]
         return set()
     dialect = ctx.session.bind.dialect.name if ctx.session.bind is not None else "sqlite"
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(Visit).values(rows).on_conflict_do_nothing(index_elements=["id"]).returning(Visit.id)
-    )
-    return set((await ctx.session.scalars(stmt)).all())
+    # executemany with RETURNING: one cached statement, sent in SQLAlchemy's batched
+    # "insertmanyvalues" form (a multi-row VALUES compiled per batch is far slower).
+    stmt = insert(Visit).on_conflict_do_nothing(index_elements=["id"]).returning(Visit.id)
+    result = await ctx.session.execute(stmt, rows)
+    return set(result.scalars().all())
 
 
 async def _load(ctx: Ctx, ids: list[uuid.UUID]) -> dict[uuid.UUID, Visit]:
@@ -178,13 +183,19 @@ async def _load(ctx: Ctx, ids: list[uuid.UUID]) -> dict[uuid.UUID, Visit]:
     return {v.id: v for v in visits}
 
 
-async def _deviations_for(ctx: Ctx, courses: set[Course]) -> dict[uuid.UUID, list[str]]:
-    """Deviation flags of every visit of the given courses (derived, never stored)."""
+async def _deviations_for(
+    ctx: Ctx, courses: set[Course], days: set[date] | None = None
+) -> dict[uuid.UUID, list[str]]:
+    """Deviation flags of the visits of the given courses (derived, never stored); with
+    `days`, only of those local dates (flags depend on the visit and its day only)."""
     flags: dict[uuid.UUID, list[str]] = {}
     if not courses:
         return flags
     by_course: dict[uuid.UUID, list[Visit]] = {c.id: [] for c in courses}
-    for v in await ctx.session.scalars(select(Visit).where(Visit.course_id.in_(list(by_course)))):
+    stmt = select(Visit).where(Visit.course_id.in_(list(by_course)))
+    if days is not None:
+        stmt = stmt.where(Visit.local_date.in_(sorted(days)))
+    for v in await ctx.session.scalars(stmt):
         by_course[v.course_id].append(v)
     for course in courses:
         visits = by_course[course.id]
