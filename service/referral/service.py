@@ -150,44 +150,46 @@ async def create_referral(ctx: Ctx, body: ReferralIn) -> tuple[ReferralOut, bool
     municipality = await ctx.session.get(Municipality, body.municipality_code)
     assert municipality is not None  # scope rules checked it
     auto_reject = body.parenteral_nutrition and municipality.parenteral_nutrition_policy == "reject"
-    referral_id = uuid.uuid4()
-    inserted = await repository.insert_referral(
-        ctx.session,
-        {
-            "id": referral_id,
-            "hospital_code": body.hospital_code,
-            "external_ref": body.external_ref,
-            "payload_hash": payload_hash,
-            "patient_id": patient_id,
-            "municipality_code": body.municipality_code,
-            "department": body.department,
-            "treatment_type": body.treatment_type,
-            "expected_start_date": body.expected_start_date,
-            "planned_days": body.planned_days,
-            "visits_per_day": body.visits_per_day,
-            "administration_times": [t.strftime("%H:%M") for t in body.administration_times],
-            "minutes_per_administration": body.minutes_per_administration,
-            "first_dose_given_in_hospital": body.first_dose_given_in_hospital,
-            "iv_access": body.iv_access,
-            "parenteral_nutrition": body.parenteral_nutrition,
-            "must_not_be_left_alone": body.must_not_be_left_alone,
-            "physician_contact": body.physician_contact,
-            "status": "rejected" if auto_reject else "pending",
-            "rejection_reason": "parenteral_nutrition_policy" if auto_reject else None,
-            "decided_at": ctx.now if auto_reject else None,
-            "created_at": ctx.now,
-            "created_by": ctx.principal.client_id,
-        },
-    )
-    referral = await repository.by_external_ref(ctx.session, body.hospital_code, body.external_ref)
-    assert referral is not None
-    if not inserted:  # a concurrent identical request won the insert
-        return await _same_or_conflict(ctx, referral, payload_hash), False
+    values = {
+        "id": uuid.uuid4(),
+        "hospital_code": body.hospital_code,
+        "external_ref": body.external_ref,
+        "payload_hash": payload_hash,
+        "patient_id": patient_id,
+        "municipality_code": body.municipality_code,
+        "department": body.department,
+        "treatment_type": body.treatment_type,
+        "expected_start_date": body.expected_start_date,
+        "planned_days": body.planned_days,
+        "visits_per_day": body.visits_per_day,
+        "administration_times": [t.strftime("%H:%M") for t in body.administration_times],
+        "minutes_per_administration": body.minutes_per_administration,
+        "first_dose_given_in_hospital": body.first_dose_given_in_hospital,
+        "iv_access": body.iv_access,
+        "parenteral_nutrition": body.parenteral_nutrition,
+        "must_not_be_left_alone": body.must_not_be_left_alone,
+        "physician_contact": body.physician_contact,
+        "status": "rejected" if auto_reject else "pending",
+        "rejection_reason": "parenteral_nutrition_policy" if auto_reject else None,
+        "rejection_note": None,
+        "decided_at": ctx.now if auto_reject else None,
+        "decided_by": None,
+        "created_at": ctx.now,
+        "created_by": ctx.principal.client_id,
+    }
+    if not await repository.insert_referral(ctx.session, values):
+        # A concurrent identical request won the insert: answer as a retry.
+        winner = await repository.by_external_ref(
+            ctx.session, body.hospital_code, body.external_ref
+        )
+        assert winner is not None
+        return await _same_or_conflict(ctx, winner, payload_hash), False
+    # The hospital that sent the CPR sees it back; the write is the audited access.
+    referral = Referral(**values)
     await audit.record(
         ctx.session, ctx.principal, ctx.now, "referral.create", "referral", referral.id, patient_id
     )
-    (out,) = await _present(ctx, [referral], "referral.read")
-    return out, True
+    return _referral_out(referral, {patient_id: body.patient_cpr}, {}), True
 
 
 async def list_referrals(
