@@ -41,6 +41,14 @@ def _logging() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port")] = 8000,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo/--no-demo",
+            help="Fill an empty embedded database with a simulated, settled region and "
+            "print demo API keys (SQLite only)",
+        ),
+    ] = False,
 ) -> None:
     """Migrate the database to head, load reference data, and serve the API."""
     import uvicorn
@@ -52,8 +60,26 @@ def serve(
     settings = get_settings()
     prepare_database(settings)
     shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
+    base = f"http://{shown_host}:{port}"
+    if demo:
+        if not settings.is_sqlite:
+            raise typer.BadParameter("the demo fills the embedded SQLite database only")
+        from service.demo import prepare_demo
+
+        last, keys = prepare_demo(settings, typer.echo)
+        typer.echo("Demo API keys (also in ivsettle-demo-keys.json):")
+        for name, key in keys.items():
+            typer.echo(f"  {name}: {key}")
+        region_key = next(iter(keys.values()))
+        typer.echo(
+            f"Try: curl -H 'Authorization: Bearer {region_key}' {base}/api/v1/settlements/{last}"
+        )
+        typer.echo(
+            f"     curl -OJ -H 'Authorization: Bearer {region_key}' "
+            f"{base}/api/v1/settlements/{last}/statements/157.pdf"
+        )
     typer.echo(f"ivsettle on {_describe(settings)}")
-    typer.echo(f"Interactive API docs: http://{shown_host}:{port}/docs")
+    typer.echo(f"Interactive API docs: {base}/docs")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 

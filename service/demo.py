@@ -1,0 +1,82 @@
+"""The demo a newcomer sees with `./scripts/serve`: a simulated region, settled for the
+last few months, and demo API keys printed at every start.
+
+Only for the embedded default: it fills an empty database through `ivsettle simulate`'s
+use cases, and keeps the demo keys in a local file (keys are otherwise shown only once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from service.clock import Clock
+from service.db import create_engine, create_sessionmaker
+from service.domain.settlement import Period
+from service.models import Course
+from service.settings import Settings
+
+DEMO_KEYS_FILE = Path("ivsettle-demo-keys.json")
+DEMO_MONTHS = 6
+DEMO_SCALE = 0.1
+DEMO_CLIENTS = (
+    ("Demo: regionens økonomi", "region", None),
+    ("Demo: drift", "admin", None),
+    ("Demo: Herlev og Gentofte Hospital EPJ", "hospital", "HGH"),
+    ("Demo: Gentofte Kommune omsorgssystem", "municipality", "157"),
+    ("Demo: Københavns Kommune omsorgssystem", "municipality", "101"),
+)
+
+
+def demo_months(today_period: Period, day_of_month: int) -> tuple[Period, Period]:
+    """The simulated months: the last ones already issued by now (a month is issued on
+    the 3rd-6th of the next), DEMO_MONTHS of them."""
+    last = today_period.previous() if day_of_month >= 7 else today_period.previous().previous()
+    first = last
+    for _ in range(DEMO_MONTHS - 1):
+        first = first.previous()
+    return first, last
+
+
+async def _has_courses(settings: Settings) -> bool:
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            return bool(await session.scalar(select(func.count()).select_from(Course)))
+    finally:
+        await engine.dispose()
+
+
+def prepare_demo(settings: Settings, say: Callable[[str], None]) -> tuple[Period, dict[str, str]]:
+    """Fill an empty database with a settled demo region; return the last settled month
+    and the demo keys (name → key)."""
+    from service.cli import create_client
+    from service.simulation.plan import SimulationOptions
+    from service.simulation.run import simulate
+
+    today = Clock(settings.now).today()
+    first, last = demo_months(Period.of(today), today.day)
+    if not asyncio.run(_has_courses(settings)):
+        say(
+            f"demo: simulating the region {first}..{last} (scale {DEMO_SCALE}); about half a minute"
+        )
+        months = (last.year - first.year) * 12 + last.month - first.month + 1
+        options = SimulationOptions(first, months, 5700, DEMO_SCALE, 1, True)
+        summary = asyncio.run(simulate(settings, options, progress=lambda _line: None))
+        for line in summary.lines():
+            say(f"demo: {line}")
+    keys: dict[str, str] = {}
+    if DEMO_KEYS_FILE.exists():
+        keys = json.loads(DEMO_KEYS_FILE.read_text(encoding="utf-8"))
+    else:
+        for name, role, org in DEMO_CLIENTS:
+            keys[name] = asyncio.run(create_client(settings, name, role, org))
+        fd = os.open(DEMO_KEYS_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(keys, handle, ensure_ascii=False, indent=2)
+    return last, keys
