@@ -1,0 +1,63 @@
+"""The demo of `./scripts/serve`: which months it settles, and that it fills an empty
+embedded database once, with working demo keys."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+
+from service import demo
+from service.domain.settlement import Period
+from service.main import create_app
+from service.migrate import prepare_database
+from tests.conftest import settings_for
+
+
+@pytest.mark.parametrize(
+    ("today", "day", "first", "last"),
+    [
+        (Period(2026, 11), 22, Period(2026, 5), Period(2026, 10)),
+        (Period(2026, 11), 3, Period(2026, 4), Period(2026, 9)),
+        (Period(2027, 2), 10, Period(2026, 8), Period(2027, 1)),
+    ],
+)
+def test_demo_months_are_already_issuable(
+    today: Period, day: int, first: Period, last: Period
+) -> None:
+    assert demo.demo_months(today, day) == (first, last)
+
+
+def test_the_demo_fills_an_empty_database_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(demo, "DEMO_SCALE", 0.02)
+    monkeypatch.setattr(demo, "DEMO_MONTHS", 2)
+    settings = settings_for(f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}", tmp_path)
+    prepare_database(settings)
+    said: list[str] = []
+    last, keys = demo.prepare_demo(settings, said.append)
+    assert any("months issued: 2" in line for line in said)
+    assert any("errors: 0" in line for line in said)
+    assert len(keys) == 5 and (tmp_path / "ivsettle-demo-keys.json").exists()
+    said.clear()
+    assert demo.prepare_demo(settings, said.append) == (last, keys)
+    assert said == []  # nothing simulated twice
+
+    async def statement_pdf() -> int:
+        app = create_app(settings)
+        region_key = next(iter(keys.values()))
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as c:
+            r = await c.get(
+                f"/api/v1/settlements/{last}/statements/157.pdf",
+                headers={"Authorization": f"Bearer {region_key}"},
+            )
+        await app.state.engine.dispose()
+        return r.status_code
+
+    assert asyncio.run(statement_pdf()) == 200
