@@ -108,15 +108,7 @@ async def candidate_courses(
     owes exactly what was issued, so leaving it out changes no line, and the cost of a run
     follows what changed, not the years of history.
     """
-    last_given = (
-        select(Visit.course_id, func.max(Visit.local_date).label("last_given"))
-        .where(Visit.administered.is_(True))
-        .group_by(Visit.course_id)
-        .subquery()
-    )
-    stmt = select(Course, last_given.c.last_given).outerjoin(
-        last_given, last_given.c.course_id == Course.id
-    )
+    stmt = select(Course)
     if changed_since is not None and open_from is not None:
         recent_visits = select(Visit.course_id).where(Visit.recorded_at > changed_since)
         stmt = stmt.where(
@@ -128,24 +120,40 @@ async def candidate_courses(
                 Course.id.in_(recent_visits),
             )
         )
-    rows = []
-    for course, last in (await session.execute(stmt)).all():
-        rows.append(
-            CourseRow(
-                facts=CourseFacts(
-                    course_id=str(course.id),
-                    municipality_code=course.municipality_code,
-                    hospital_code=course.hospital_code,
-                    treatment_type=course.treatment_type,
-                    start_date=course.start_date,
-                    end_date=course.end_date,
-                    last_administered_date=last,
-                    status=course.status,
-                ),
-                created_at=course.created_at,
-            )
+    courses = list((await session.scalars(stmt)).all())
+    # Only an active course is billed by its visits: read their last given dose, for
+    # those courses alone (an aggregate over every visit would grow with the history).
+    last_given = await _last_given_dose(session, [c.id for c in courses if c.status == "active"])
+    return [
+        CourseRow(
+            facts=CourseFacts(
+                course_id=str(course.id),
+                municipality_code=course.municipality_code,
+                hospital_code=course.hospital_code,
+                treatment_type=course.treatment_type,  # type: ignore[arg-type]
+                start_date=course.start_date,
+                end_date=course.end_date,
+                last_administered_date=last_given.get(course.id),
+                status=course.status,  # type: ignore[arg-type]
+            ),
+            created_at=course.created_at,
         )
-    return rows
+        for course in courses
+    ]
+
+
+async def _last_given_dose(
+    session: AsyncSession, course_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, date]:
+    found: dict[uuid.UUID, date] = {}
+    for chunk in _chunks(course_ids):
+        rows = await session.execute(
+            select(Visit.course_id, func.max(Visit.local_date))
+            .where(Visit.course_id.in_(chunk), Visit.administered.is_(True))
+            .group_by(Visit.course_id)
+        )
+        found.update({course_id: last for course_id, last in rows})
+    return found
 
 
 async def positions(
