@@ -124,5 +124,6 @@ class Visit(Base):
     duration_minutes: Mapped[int]
     setting: Mapped[str] = mapped_column(String(10))
     administered: Mapped[bool] = mapped_column(Boolean)
-    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Indexed: a settlement run looks for visits recorded since the last issue.
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     recorded_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_clients.id"))
