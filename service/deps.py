@@ -4,7 +4,7 @@ principal behind the API key, role checks, and the request context use cases nee
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -18,6 +18,7 @@ from service.clock import Clock
 from service.crypto import CprVault
 from service.errors import Forbidden, Unauthenticated
 from service.models import ApiClient
+from service.reference.cache import ReferenceCache
 
 _bearer = HTTPBearer(auto_error=False, description="API key from `ivsettle clients create`")
 
@@ -46,14 +47,18 @@ async def _principal(
         raise Unauthenticated(
             "missing_api_key", "send the API key as 'Authorization: Bearer <key>'"
         )
+    # Looked up on every request (no cache), so a revoked key is refused at once.
     client = (
         await session.execute(
-            select(ApiClient).where(ApiClient.key_sha256 == key_digest(credentials.credentials))
+            select(ApiClient.id, ApiClient.name, ApiClient.role, ApiClient.org_code).where(
+                ApiClient.key_sha256 == key_digest(credentials.credentials),
+                ApiClient.revoked_at.is_(None),
+            )
         )
-    ).scalar_one_or_none()
-    if client is None or client.revoked_at is not None:
+    ).first()
+    if client is None:
         raise Unauthenticated("invalid_api_key", "the API key is unknown or revoked")
-    return Principal(client.id, client.name, client.role, client.org_code)  # type: ignore[arg-type]
+    return Principal(client.id, client.name, client.role, client.org_code)
 
 
 @dataclass
@@ -64,6 +69,7 @@ class Ctx:
     principal: Principal
     clock: Clock
     vault: CprVault
+    reference: ReferenceCache = field(default_factory=ReferenceCache)
 
     @property
     def now(self) -> datetime:
@@ -83,7 +89,13 @@ def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Ctx]]:
                 "role_not_allowed",
                 f"this operation is for the role(s) {', '.join(roles)}",
             )
-        return Ctx(session, principal, request.app.state.clock, request.app.state.vault)
+        return Ctx(
+            session,
+            principal,
+            request.app.state.clock,
+            request.app.state.vault,
+            request.app.state.reference,
+        )
 
     return dependency
 

@@ -13,6 +13,7 @@ from service.course.router import router as course_router
 from service.crypto import load_vault
 from service.db import create_engine, create_sessionmaker
 from service.errors import install_error_handlers
+from service.reference.cache import ReferenceCache
 from service.reference.router import router as reference_router
 from service.referral.router import router as referral_router
 from service.requestctx import BodySizeLimitMiddleware, RequestIdMiddleware
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.clock = Clock(settings.now)
     app.state.vault = load_vault(settings)
+    app.state.reference = ReferenceCache()
 
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)

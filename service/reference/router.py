@@ -62,6 +62,7 @@ async def set_municipality_policy(
         raise NotFound("municipality_not_found", "no municipality with this code")
     previous = municipality.parenteral_nutrition_policy
     municipality.parenteral_nutrition_policy = body.parenteral_nutrition_policy
+    ctx.reference.invalidate()
     await audit.record(
         ctx.session,
         ctx.principal,

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth import Principal
 from service.db import insert_ignoring_conflicts
-from service.models import Course, Hospital, Municipality, Patient, Referral, TariffVersion
+from service.models import Course, Patient, Referral
 
 
 async def patient_id_for(
@@ -69,20 +69,6 @@ async def insert_referral(session: AsyncSession, values: dict[str, Any]) -> bool
         ["hospital_code", "external_ref"],
     )
     return bool(result.rowcount == 1)
-
-
-async def known_codes(session: AsyncSession) -> tuple[set[str], set[str]]:
-    municipalities = set((await session.scalars(select(Municipality.code))).all())
-    hospitals = set((await session.scalars(select(Hospital.code))).all())
-    return municipalities, hospitals
-
-
-async def first_tariff_day(session: AsyncSession) -> Any:
-    return (
-        await session.execute(
-            select(TariffVersion.valid_from).order_by(TariffVersion.valid_from).limit(1)
-        )
-    ).scalar()
 
 
 async def active_course(

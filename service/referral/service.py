@@ -15,7 +15,7 @@ from service.course.service import course_out
 from service.deps import Ctx
 from service.domain.scope import ReferralFacts, Violation, scope_violations
 from service.errors import Conflict, Forbidden, Invalid, NotFound
-from service.models import Course, Municipality, Referral
+from service.models import Course, Referral
 from service.patients import reveal_cprs
 from service.referral import repository
 from service.referral.schemas import AcceptIn, ReferralIn, ReferralOut, RejectIn
@@ -89,7 +89,7 @@ async def _same_or_conflict(ctx: Ctx, existing: Referral, payload_hash: str) -> 
 
 
 async def _scope_violations(ctx: Ctx, body: ReferralIn) -> list[Violation]:
-    municipalities, hospitals = await repository.known_codes(ctx.session)
+    reference = await ctx.reference.get(ctx.session)
     violations = scope_violations(
         ReferralFacts(
             treatment_type=body.treatment_type,
@@ -99,11 +99,11 @@ async def _scope_violations(ctx: Ctx, body: ReferralIn) -> list[Violation]:
             first_dose_given_in_hospital=body.first_dose_given_in_hospital,
             municipality_code=body.municipality_code,
             hospital_code=body.hospital_code,
-            known_municipalities=municipalities,
-            known_hospitals=hospitals,
+            known_municipalities=reference.policies.keys(),
+            known_hospitals=reference.hospitals,
         )
     )
-    first_day = await repository.first_tariff_day(ctx.session)
+    first_day = reference.first_tariff_day
     if first_day is None or body.expected_start_date < first_day:
         violations.append(
             Violation(
@@ -147,9 +147,8 @@ async def create_referral(ctx: Ctx, body: ReferralIn) -> tuple[ReferralOut, bool
             course_id=str(active.id),
             course=f"/api/v1/courses/{active.id}",
         )
-    municipality = await ctx.session.get(Municipality, body.municipality_code)
-    assert municipality is not None  # scope rules checked it
-    auto_reject = body.parenteral_nutrition and municipality.parenteral_nutrition_policy == "reject"
+    policy = (await ctx.reference.get(ctx.session)).policies[body.municipality_code]
+    auto_reject = body.parenteral_nutrition and policy == "reject"
     values = {
         "id": uuid.uuid4(),
         "hospital_code": body.hospital_code,

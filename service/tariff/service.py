@@ -46,6 +46,7 @@ async def add_version(
 async def create_tariff(ctx: Ctx, doc: TariffDocument) -> tuple[TariffOut, bool]:
     version, created = await add_version(ctx.session, doc, f"api:{ctx.principal.name}", ctx.now)
     if created:
+        ctx.reference.invalidate()
         await audit.record(
             ctx.session, ctx.principal, ctx.now, "tariff.create", "tariff", str(version.id)
         )

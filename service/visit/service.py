@@ -90,12 +90,13 @@ async def record_visits(ctx: Ctx, items: Sequence[BatchVisitIn]) -> list[VisitRe
         first_index[item.id] = index
 
     inserted = await _insert_new(ctx, list(rows.values()))
-    stored = await _load(ctx, list(rows))
-    deviations = await _deviations_for(
+    deviations, stored = await _deviations_and_visits(
         ctx,
         {courses[r["course_id"]] for r in rows.values()},  # type: ignore[index]
         days={r["local_date"] for r in rows.values()},  # type: ignore[misc]
     )
+    # An id stored under another course or day (a conflict) is not among those read.
+    stored |= await _load(ctx, [visit_id for visit_id in rows if visit_id not in stored])
 
     touched: dict[uuid.UUID, uuid.UUID] = {}
     for index, item in enumerate(items):
@@ -186,17 +187,30 @@ async def _load(ctx: Ctx, ids: list[uuid.UUID]) -> dict[uuid.UUID, Visit]:
 async def _deviations_for(
     ctx: Ctx, courses: set[Course], days: set[date] | None = None
 ) -> dict[uuid.UUID, list[str]]:
+    flags, _ = await _deviations_and_visits(ctx, courses, days)
+    return flags
+
+
+async def _deviations_and_visits(
+    ctx: Ctx, courses: set[Course], days: set[date] | None = None
+) -> tuple[dict[uuid.UUID, list[str]], dict[uuid.UUID, Visit]]:
     """Deviation flags of the visits of the given courses (derived, never stored); with
     `days`, only of those local dates (flags depend on the visit and its day only)."""
     flags: dict[uuid.UUID, list[str]] = {}
     if not courses:
-        return flags
+        return flags, {}
     by_course: dict[uuid.UUID, list[Visit]] = {c.id: [] for c in courses}
-    stmt = select(Visit).where(Visit.course_id.in_(list(by_course)))
+    stmt = (
+        select(Visit)
+        .where(Visit.course_id.in_(list(by_course)))
+        .execution_options(populate_existing=True)
+    )
     if days is not None:
         stmt = stmt.where(Visit.local_date.in_(sorted(days)))
+    loaded: dict[uuid.UUID, Visit] = {}
     for v in await ctx.session.scalars(stmt):
         by_course[v.course_id].append(v)
+        loaded[v.id] = v
     for course in courses:
         visits = by_course[course.id]
         per_id = visit_deviations(
@@ -208,7 +222,7 @@ async def _deviations_for(
             course.end_date,
         )
         flags.update({uuid.UUID(k): codes for k, codes in per_id.items()})
-    return flags
+    return flags, loaded
 
 
 def _visit_out(v: Visit, deviations: list[str]) -> VisitOut:
