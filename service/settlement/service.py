@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import audit
 from service.deps import Ctx
-from service.domain.money import format_kr
+from service.domain.money import format_kr, parse_kr
 from service.domain.settlement import (
     AdjustmentReason,
     DeltaLine,
@@ -236,14 +236,8 @@ def _stored_line_out(line: StatementLine) -> LineOut:
 def _totals(lines: Iterable[LineOut], key: str) -> list[TotalOut]:
     sums: dict[str, int] = defaultdict(int)
     for line in lines:
-        sums[str(getattr(line, key))] += _ore(line.amount)
+        sums[str(getattr(line, key))] += parse_kr(line.amount)
     return [TotalOut(key=k, amount=format_kr(v)) for k, v in sorted(sums.items())]
-
-
-def _ore(amount: str) -> int:
-    whole, _, cents = amount.lstrip("-").partition(".")
-    value = int(whole) * 100 + int(cents or 0)
-    return -value if amount.startswith("-") else value
 
 
 def _statement_out(
@@ -258,8 +252,8 @@ def _statement_out(
     issued_at: datetime | None = None,
     content_hash: str | None = None,
 ) -> StatementOut:
-    total = sum(_ore(line.amount) for line in lines)
-    adjustments = sum(_ore(line.amount) for line in lines if line.adjustment)
+    total = sum(parse_kr(line.amount) for line in lines)
+    adjustments = sum(parse_kr(line.amount) for line in lines if line.adjustment)
     return StatementOut(
         number=number,
         number_year=number_year,
@@ -405,7 +399,7 @@ async def region_summary(ctx: Ctx, period_text: str) -> RegionSummaryOut:
         state="issued" if issue is not None else "draft",
         issued_at=issue.issued_at if issue is not None else None,
         payer=statements[0].payer,
-        total=format_kr(sum(_ore(s.total) for s in statements)),
+        total=format_kr(sum(parse_kr(s.total) for s in statements)),
         municipalities=[
             MunicipalityTotalOut(
                 municipality_code=s.municipality_code,
@@ -501,7 +495,7 @@ async def issue_period(ctx: Ctx, period_text: str) -> tuple[RegionSummaryOut, bo
                 "payer_name": run.payer.name,
                 "payer_cvr": run.payer.cvr,
                 "payer_gln": run.payer.gln,
-                "total_ore": _ore(issued.total),
+                "total_ore": parse_kr(issued.total),
                 "issued_at": now,
                 "content_sha256": content_hash(issued),
             }
