@@ -14,6 +14,7 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service import audit
 from service.auth import ROLES, Principal, key_digest, new_api_key
 from service.clock import Clock
 from service.crypto import load_vault
@@ -199,6 +200,72 @@ async def _with_ctx(settings: Settings, work: Callable[[Ctx], Awaitable[T]]) -> 
 def _fail(exc: ServiceError) -> NoReturn:
     typer.echo(f"error: {exc.code}: {exc.detail}", err=True)
     raise typer.Exit(code=1)
+
+
+@clients_app.command("list")
+def clients_list() -> None:
+    """List the API clients: id, role, organisation, key prefix, created, revoked."""
+    from service.migrate import prepare_database
+
+    settings = get_settings()
+    prepare_database(settings)
+
+    async def rows() -> list[ApiClient]:
+        engine = create_engine(settings)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                stmt = select(ApiClient).order_by(ApiClient.created_at, ApiClient.name)
+                return list((await session.scalars(stmt)).all())
+        finally:
+            await engine.dispose()
+
+    for client in asyncio.run(rows()):
+        state = f"revoked {client.revoked_at:%Y-%m-%d %H:%M}" if client.revoked_at else "active"
+        typer.echo(
+            f"{client.id}  {client.role:<12} {client.org_code or '-':<4} {client.key_prefix:<12} "
+            f"{client.created_at:%Y-%m-%d}  {state:<22} {client.name}"
+        )
+
+
+async def revoke_client(settings: Settings, client_id: uuid.UUID) -> ApiClient:
+    """Revoke a client's key at once (every request looks the key up); idempotent."""
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            client = await session.get(ApiClient, client_id, with_for_update=True)
+            if client is None:
+                raise typer.BadParameter("no API client with this id", param_hint="CLIENT_ID")
+            if client.revoked_at is None:
+                client.revoked_at = Clock(settings.now).now()
+                await audit.record(
+                    session, None, client.revoked_at, "client.revoke", "api_client", client.id
+                )
+            await session.commit()
+            return client
+    finally:
+        await engine.dispose()
+
+
+@clients_app.command("revoke")
+def clients_revoke(
+    client_id: Annotated[uuid.UUID, typer.Argument(help="The client's id (see `clients list`)")],
+) -> None:
+    """Revoke a client's key; it is refused from the next request on."""
+    client = asyncio.run(revoke_client(get_settings(), client_id))
+    typer.echo(f"revoked {client.role} client '{client.name}' ({client.id})")
+
+
+@clients_app.command("rotate")
+def clients_rotate(
+    client_id: Annotated[uuid.UUID, typer.Argument(help="The client's id (see `clients list`)")],
+) -> None:
+    """Replace a client's key: the old key is revoked and a new client with the same name,
+    role and organisation is created; its key is printed once, on the last line."""
+    settings = get_settings()
+    old = asyncio.run(revoke_client(settings, client_id))
+    key = asyncio.run(create_client(settings, old.name, old.role, old.org_code))
+    typer.echo(f"revoked the old key of '{old.name}'; the new key is shown only now:")
+    typer.echo(key)
 
 
 @app.command()

@@ -131,3 +131,39 @@ def test_explicit_keys_are_used(tmp_path: Path) -> None:
     )
     create_app(settings)
     assert not (tmp_path / "never.json").exists()
+
+
+def test_clients_list_revoke_and_rotate(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'clients.db'}"
+    env = os.environ | {"IVSETTLE_DATABASE_URL": url, "IVSETTLE_KEY_FILE": str(tmp_path / "k.json")}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "service", "clients", *args],
+            env=env, cwd=tmp_path, capture_output=True, text=True,
+        )  # fmt: skip
+
+    key = cli("create", "--name", "Gentofte omsorg", "--role", "municipality", "--org", "157")
+    old_key = key.stdout.strip().splitlines()[-1]
+    listed = cli("list").stdout
+    assert "Gentofte omsorg" in listed and "active" in listed and old_key not in listed
+    client_id = listed.split()[0]
+
+    async def status(k: str) -> int:
+        app = create_app(Settings(database_url=url, key_file=tmp_path / "k.json"))
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as c:
+            r = await c.get("/api/v1/courses", headers={"Authorization": f"Bearer {k}"})
+        await app.state.engine.dispose()
+        return r.status_code
+
+    assert asyncio.run(status(old_key)) == 200
+    rotated = cli("rotate", client_id)
+    assert rotated.returncode == 0, rotated.stderr
+    new_key = rotated.stdout.strip().splitlines()[-1]
+    assert asyncio.run(status(old_key)) == 401  # refused at once
+    assert asyncio.run(status(new_key)) == 200
+    assert cli("revoke", client_id).returncode == 0  # idempotent
+    assert "revoked" in cli("list").stdout
+    assert cli("revoke", "00000000-0000-4000-8000-000000000000").returncode != 0
