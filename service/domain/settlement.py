@@ -175,11 +175,6 @@ def billable_through(course: CourseFacts) -> date | None:
     return through
 
 
-def day_number(course: CourseFacts, day: date) -> int:
-    """DESIGN "Courses and visits": day n of a course is start + (n - 1), in local dates."""
-    return (day - course.start_date).days + 1
-
-
 def course_fee_period(course: CourseFacts) -> Period:
     """§3.2 (forløbstakst): the course fee belongs to the period of the start date."""
     return Period.of(course.start_date)

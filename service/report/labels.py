@@ -103,13 +103,6 @@ def kr_decimal(amount: str) -> Decimal:
     return Decimal(ore(amount)).scaleb(-2).quantize(Decimal("0.01"))
 
 
-def kr_plain(amount: str) -> str:
-    """Machine-readable Danish amount: decimal comma, no thousands separator ("-2970,00")."""
-    value = ore(amount)
-    whole, rest = divmod(abs(value), ORE_PER_KRONE)
-    return f"{'-' if value < 0 else ''}{whole},{rest:02d}"
-
-
 def kr_text(amount: str) -> str:
     """Amount as Danish prose prints it: "6.915,00 kr.", "-2.970,00 kr."."""
     value = ore(amount)

@@ -290,18 +290,6 @@ async def lines_of(
     return result
 
 
-async def billed_for_course(
-    session: AsyncSession, course_id: uuid.UUID
-) -> list[tuple[StatementLine, Statement]]:
-    rows = await session.execute(
-        select(StatementLine, Statement)
-        .join(Statement, Statement.id == StatementLine.statement_id)
-        .where(StatementLine.course_id == course_id)
-        .order_by(Statement.period, StatementLine.id)
-    )
-    return [(line, statement) for line, statement in rows]
-
-
 def _chunks(ids: Sequence[Any], size: int = 5000) -> list[list[Any]]:
     values = [uuid.UUID(str(i)) for i in ids]
     return [values[i : i + size] for i in range(0, len(values), size)]
