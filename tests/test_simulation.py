@@ -253,7 +253,7 @@ async def _check_issued(
     last = options.periods[-1]
     versions = await repository.tariff_versions(session)
     indices = repository.as_fractions(await repository.price_indices(session))
-    every_course = await repository.candidate_courses(session, None, None)
+    every_course = await repository.candidate_courses(session, None)
     places = await repository.positions(session, [c.facts.course_id for c in every_course])
     owed: Counter[tuple[str, str, str]] = Counter()
     for course in every_course:

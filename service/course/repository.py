@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import Select, false, func, select
+from sqlalchemy import Select, false, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth import Principal
@@ -14,6 +14,7 @@ from service.models import (
     Course,
     CourseCorrection,
     CoursePosition,
+    CourseVersion,
     Statement,
     StatementLine,
     Visit,
@@ -92,3 +93,42 @@ async def corrections_for(
     for correction in rows:
         result[correction.course_id].append(correction)
     return result
+
+
+async def record_version(
+    session: AsyncSession, course: Course, change: str, at: datetime, by: uuid.UUID | None
+) -> None:
+    """Append the course as it now stands (its revision already raised) to its history."""
+    await session.execute(
+        insert(CourseVersion).values(
+            course_id=course.id,
+            revision=course.revision,
+            change=change,
+            recorded_at=at,
+            recorded_by=by,
+            municipality_code=course.municipality_code,
+            hospital_code=course.hospital_code,
+            treatment_type=course.treatment_type,
+            setting=course.setting,
+            start_date=course.start_date,
+            end_date=course.end_date,
+            status=course.status,
+        )
+    )
+
+
+async def raise_revisions(
+    session: AsyncSession, course_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """Raise the revision of courses whose visits change, returning the new revisions. The
+    UPDATE takes the rows' locks, so concurrent writers of one course get distinct ones."""
+    if not course_ids:
+        return {}
+    rows = await session.execute(
+        update(Course)
+        .where(Course.id.in_(sorted(course_ids)))
+        .values(revision=Course.revision + 1)
+        .returning(Course.id, Course.revision)
+        .execution_options(synchronize_session=False)
+    )
+    return {course_id: revision for course_id, revision in rows}

@@ -212,6 +212,10 @@ async def complete_course(ctx: Ctx, course_id: uuid.UUID, body: CompleteIn) -> C
     course.end_reason = body.reason
     course.end_note = body.note
     course.updated_at = ctx.now
+    course.revision += 1
+    await repository.record_version(
+        ctx.session, course, "completed", ctx.now, ctx.principal.client_id
+    )
     await audit.record(
         ctx.session,
         ctx.principal,
@@ -233,6 +237,10 @@ async def cancel_course(ctx: Ctx, course_id: uuid.UUID, body: CancelIn) -> Cours
         course.status = "cancelled"
         course.cancel_reason = body.reason
         course.updated_at = ctx.now
+        course.revision += 1
+        await repository.record_version(
+            ctx.session, course, "cancelled", ctx.now, ctx.principal.client_id
+        )
         await audit.record(
             ctx.session,
             ctx.principal,
@@ -287,6 +295,7 @@ async def correct_course(ctx: Ctx, course_id: uuid.UUID, body: CorrectionIn) -> 
             for field, value in changes.items():
                 setattr(course, field, value)
             course.updated_at = ctx.now
+            course.revision += 1
             ctx.session.add(
                 CourseCorrection(
                     id=uuid.uuid4(),
@@ -303,6 +312,9 @@ async def correct_course(ctx: Ctx, course_id: uuid.UUID, body: CorrectionIn) -> 
             "active_course_exists",
             "the patient already has an active course of this type in that municipality",
         ) from None
+    await repository.record_version(
+        ctx.session, course, "corrected", ctx.now, ctx.principal.client_id
+    )
     await audit.record(
         ctx.session,
         ctx.principal,

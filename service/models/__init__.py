@@ -2,11 +2,19 @@
 
 from service.models.audit import AuditEvent
 from service.models.base import Base
-from service.models.care import Course, CourseCorrection, Patient, Referral, Visit
+from service.models.care import (
+    Course,
+    CourseCorrection,
+    CourseVersion,
+    Patient,
+    Referral,
+    Visit,
+)
 from service.models.client import ApiClient
 from service.models.reference import Hospital, Municipality, PriceIndex, TariffRate, TariffVersion
 from service.models.settlement import (
     CoursePosition,
+    SettlementInput,
     SettlementIssue,
     Statement,
     StatementFile,
@@ -20,11 +28,13 @@ __all__ = [
     "Course",
     "CourseCorrection",
     "CoursePosition",
+    "CourseVersion",
     "Hospital",
     "Municipality",
     "Patient",
     "PriceIndex",
     "Referral",
+    "SettlementInput",
     "SettlementIssue",
     "Statement",
     "StatementFile",

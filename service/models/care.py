@@ -8,9 +8,11 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     String,
     UniqueConstraint,
@@ -96,6 +98,35 @@ class Course(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_clients.id"))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Raised by every change of the course or of its visits, in the writing transaction:
+    # a settlement run reads a course again when its revision is not one an issue read.
+    revision: Mapped[int] = mapped_column(default=1, server_default="1")
+
+
+class CourseVersion(Base):
+    """Every version of a course as it was recorded (append-only: triggers refuse UPDATE
+    and DELETE). With the visits' course revisions it lets `ivsettle verify` rebuild what
+    any issue read."""
+
+    __tablename__ = "course_versions"
+    __table_args__ = (UniqueConstraint("course_id", "revision"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    course_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("courses.id"))
+    revision: Mapped[int]
+    # created | completed | cancelled | corrected | migrated (recorded before history was kept)
+    change: Mapped[str] = mapped_column(String(20))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    recorded_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_clients.id"))
+    municipality_code: Mapped[str] = mapped_column(String(3))
+    hospital_code: Mapped[str] = mapped_column(String(10))
+    treatment_type: Mapped[str] = mapped_column(String(20))
+    setting: Mapped[str] = mapped_column(String(10))
+    start_date: Mapped[date]
+    end_date: Mapped[date | None]
+    status: Mapped[str] = mapped_column(String(20))
 
 
 class CourseCorrection(Base):
@@ -127,3 +158,6 @@ class Visit(Base):
     # Indexed: a settlement run looks for visits recorded since the last issue.
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     recorded_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_clients.id"))
+    # The course revision this visit's insert produced: the visits of revision R are the
+    # ones with course_revision <= R (visits are never updated or deleted).
+    course_revision: Mapped[int] = mapped_column(default=1, server_default="1")

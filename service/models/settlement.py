@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -95,6 +96,21 @@ class CoursePosition(Base):
     position: Mapped[int]
     tier: Mapped[int]
     issue_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("settlement_issues.id"))
+
+
+class SettlementInput(Base):
+    """The courses an issue read and the revision of each: with the course and visit history
+    this is everything needed to compute that issue again (`ivsettle verify`). A course
+    whose current revision an issue has read owes nothing new unless time moves it."""
+
+    __tablename__ = "settlement_inputs"
+    __table_args__ = (Index("ix_settlement_inputs_course_id_revision", "course_id", "revision"),)
+
+    issue_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("settlement_issues.id"), primary_key=True
+    )
+    course_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("courses.id"), primary_key=True)
+    revision: Mapped[int]
 
 
 class StatementFile(Base):

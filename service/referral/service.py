@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from service import audit
+from service.course import repository as course_repository
 from service.course.schemas import CourseOut
 from service.course.service import course_out
 from service.deps import Ctx
@@ -332,6 +333,7 @@ async def accept_referral(
         created_at=ctx.now,
         created_by=ctx.principal.client_id,
         updated_at=ctx.now,
+        revision=1,
     )
     try:
         async with ctx.session.begin_nested():
@@ -341,6 +343,9 @@ async def accept_referral(
             "active_course_exists",
             "the patient already has an active course of this type in this municipality",
         ) from None
+    await course_repository.record_version(
+        ctx.session, course, "created", ctx.now, ctx.principal.client_id
+    )
     referral.status = "accepted"
     referral.decided_at = ctx.now
     referral.decided_by = ctx.principal.client_id

@@ -5,22 +5,24 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, insert, or_, select, text, true
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from service.domain.settlement import CourseFacts, IssuedLine, Period
 from service.domain.tariff import Payer, TariffVersion, TierRates, TreatmentTariff
 from service.models import (
     Course,
-    CourseCorrection,
     CoursePosition,
+    CourseVersion,
     PriceIndex,
+    SettlementInput,
     SettlementIssue,
     Statement,
     StatementLine,
@@ -36,6 +38,7 @@ class CourseRow:
 
     facts: CourseFacts
     created_at: datetime
+    revision: int
 
 
 async def issue_of(session: AsyncSession, period: Period) -> SettlementIssue | None:
@@ -97,27 +100,33 @@ def as_fractions(indices: dict[int, int]) -> dict[int, Fraction]:
     return {year: Fraction(index_e4, 10_000) for year, index_e4 in indices.items()}
 
 
-async def candidate_courses(
-    session: AsyncSession, changed_since: datetime | None, open_from: date | None
-) -> list[CourseRow]:
+async def candidate_courses(session: AsyncSession, open_from: date | None) -> list[CourseRow]:
     """Courses whose settlement may have moved since the last issue.
 
-    With no issue yet (or after a tariff or index change) that is every course. Otherwise:
-    active courses, courses changed or given visits since (a margin before) the last issue,
-    and courses that start or end on or after the first open day. A course outside these
-    owes exactly what was issued, so leaving it out changes no line, and the cost of a run
-    follows what changed, not the years of history.
+    With no issue yet (or after a tariff or index change; `open_from` None) that is every
+    course. Otherwise: active courses, courses that start or end on or after the first open
+    day, and courses whose current revision no issue has read (changed, or given visits,
+    since). A course outside these owes exactly what was issued, so leaving it out changes
+    no line, and the cost of a run follows what changed, not the years of history. The
+    revision is raised in the writing transaction, so no write can slip between two runs
+    (an issue reads one snapshot: REPEATABLE READ, or SQLite's single writer).
     """
     stmt = select(Course)
-    if changed_since is not None and open_from is not None:
-        recent_visits = select(Visit.course_id).where(Visit.recorded_at > changed_since)
+    if open_from is not None:
+        read_by_an_issue = (
+            select(SettlementInput.course_id)
+            .where(
+                SettlementInput.course_id == Course.id,
+                SettlementInput.revision == Course.revision,
+            )
+            .exists()
+        )
         stmt = stmt.where(
             or_(
                 Course.status == "active",
-                Course.updated_at > changed_since,
                 Course.start_date >= open_from,
                 Course.end_date >= open_from,
-                Course.id.in_(recent_visits),
+                ~read_by_an_issue,
             )
         )
     courses = list((await session.scalars(stmt)).all())
@@ -137,9 +146,64 @@ async def candidate_courses(
                 status=course.status,  # type: ignore[arg-type]
             ),
             created_at=course.created_at,
+            revision=course.revision,
         )
         for course in courses
     ]
+
+
+async def courses_as_of(
+    session: AsyncSession, revisions: dict[uuid.UUID, int]
+) -> tuple[list[CourseRow], set[uuid.UUID]]:
+    """The courses as they stood at the given revisions, rebuilt from their history: the
+    latest recorded version at or before each revision, and the visits that revision had.
+    Also returns the courses whose history lacks that revision."""
+    versions: dict[uuid.UUID, CourseVersion] = {}
+    for chunk in _chunks(list(revisions)):
+        for version in await session.scalars(
+            select(CourseVersion).where(CourseVersion.course_id.in_(chunk))
+        ):
+            wanted = revisions[version.course_id]
+            best = versions.get(version.course_id)
+            if version.revision <= wanted and (best is None or version.revision > best.revision):
+                versions[version.course_id] = version
+    created: dict[uuid.UUID, datetime] = {}
+    for chunk in _chunks(list(revisions)):
+        rows = await session.execute(
+            select(Course.id, Course.created_at).where(Course.id.in_(chunk))
+        )
+        created.update({course_id: at for course_id, at in rows})
+    active = [cid for cid, v in versions.items() if v.status == "active"]
+    last_given: dict[uuid.UUID, date] = {}
+    for chunk in _chunks(active):
+        given = await session.execute(
+            select(Visit.course_id, Visit.course_revision, func.max(Visit.local_date))
+            .where(Visit.course_id.in_(chunk), Visit.administered.is_(True))
+            .group_by(Visit.course_id, Visit.course_revision)
+        )
+        for course_id, course_revision, last in given:
+            if course_revision <= revisions[course_id] and (
+                course_id not in last_given or last > last_given[course_id]
+            ):
+                last_given[course_id] = last
+    rows_out = [
+        CourseRow(
+            facts=CourseFacts(
+                course_id=str(course_id),
+                municipality_code=v.municipality_code,
+                hospital_code=v.hospital_code,
+                treatment_type=v.treatment_type,  # type: ignore[arg-type]
+                start_date=v.start_date,
+                end_date=v.end_date,
+                last_administered_date=last_given.get(course_id),
+                status=v.status,  # type: ignore[arg-type]
+            ),
+            created_at=created[course_id],
+            revision=revisions[course_id],
+        )
+        for course_id, v in versions.items()
+    ]
+    return rows_out, set(revisions) - set(versions)
 
 
 async def _last_given_dose(
@@ -156,8 +220,16 @@ async def _last_given_dose(
     return found
 
 
+def _issued_before(before: Period | None) -> Any:
+    """Issues of periods before `before` (all issues when None): what an issue of `before`
+    found already issued."""
+    if before is None:
+        return true()
+    return SettlementIssue.period < str(before)
+
+
 async def positions(
-    session: AsyncSession, course_ids: Sequence[str | uuid.UUID]
+    session: AsyncSession, course_ids: Sequence[str | uuid.UUID], before: Period | None = None
 ) -> dict[str, tuple[int, int, int]]:
     """Course id → (year, position, tier) for courses already on the staircase."""
     found: dict[str, tuple[int, int, int]] = {}
@@ -168,15 +240,22 @@ async def positions(
                 CoursePosition.year,
                 CoursePosition.position,
                 CoursePosition.tier,
-            ).where(CoursePosition.course_id.in_(chunk))
+            )
+            .join(SettlementIssue, SettlementIssue.id == CoursePosition.issue_id)
+            .where(CoursePosition.course_id.in_(chunk), _issued_before(before))
         )
         found.update({str(cid): (year, pos, tier) for cid, year, pos, tier in rows})
     return found
 
 
-async def next_free_positions(session: AsyncSession) -> dict[int, int]:
+async def next_free_positions(
+    session: AsyncSession, before: Period | None = None
+) -> dict[int, int]:
     rows = await session.execute(
-        select(CoursePosition.year, func.max(CoursePosition.position)).group_by(CoursePosition.year)
+        select(CoursePosition.year, func.max(CoursePosition.position))
+        .join(SettlementIssue, SettlementIssue.id == CoursePosition.issue_id)
+        .where(_issued_before(before))
+        .group_by(CoursePosition.year)
     )
     return {year: top + 1 for year, top in rows}
 
@@ -208,13 +287,16 @@ async def counted_in_year(session: AsyncSession, year: int) -> int:
 
 
 async def issued_lines(
-    session: AsyncSession, course_ids: Sequence[str | uuid.UUID]
+    session: AsyncSession, course_ids: Sequence[str | uuid.UUID], before: Period | None = None
 ) -> list[IssuedLine]:
     lines: list[IssuedLine] = []
     for chunk in _chunks(course_ids):
-        rows = await session.scalars(
-            select(StatementLine).where(StatementLine.course_id.in_(chunk))
-        )
+        stmt = select(StatementLine).where(StatementLine.course_id.in_(chunk))
+        if before is not None:
+            stmt = stmt.join(Statement, Statement.id == StatementLine.statement_id).where(
+                Statement.period < str(before)
+            )
+        rows = await session.scalars(stmt)
         lines.extend(
             IssuedLine(
                 course_id=str(r.course_id),
@@ -233,18 +315,111 @@ async def issued_lines(
     return lines
 
 
-async def corrected_since(session: AsyncSession, since: datetime | None) -> set[str]:
-    stmt = select(CourseCorrection.course_id).distinct()
-    if since is not None:
-        stmt = stmt.where(CourseCorrection.corrected_at > since)
-    return {str(cid) for cid in (await session.scalars(stmt)).all()}
+async def corrected_courses(
+    session: AsyncSession, revisions: dict[uuid.UUID, int], before: Period | None = None
+) -> set[str]:
+    """Courses corrected since an issue last read them: a correction recorded after the
+    course's last settled revision and at or before the revision read now."""
+    settled: dict[uuid.UUID, int] = {}
+    corrected: set[str] = set()
+    for chunk in _chunks(list(revisions)):
+        rows = await session.execute(
+            select(SettlementInput.course_id, func.max(SettlementInput.revision))
+            .join(SettlementIssue, SettlementIssue.id == SettlementInput.issue_id)
+            .where(SettlementInput.course_id.in_(chunk), _issued_before(before))
+            .group_by(SettlementInput.course_id)
+        )
+        settled.update({key: value for key, value in rows})
+        corrections = await session.execute(
+            select(CourseVersion.course_id, CourseVersion.revision).where(
+                CourseVersion.course_id.in_(chunk), CourseVersion.change == "corrected"
+            )
+        )
+        corrected.update(
+            str(course_id)
+            for course_id, revision in corrections
+            if settled.get(course_id, 0) < revision <= revisions[course_id]
+        )
+    return corrected
 
 
-async def take_issue_lock(session: AsyncSession) -> None:
-    """Serialise issuing: a PostgreSQL transaction-level advisory lock (SQLite's writers
-    are already serialised by BEGIN IMMEDIATE)."""
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(7301202101)"))
+async def inputs_of(session: AsyncSession, issue_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    rows = await session.execute(
+        select(SettlementInput.course_id, SettlementInput.revision).where(
+            SettlementInput.issue_id == issue_id
+        )
+    )
+    return {key: value for key, value in rows}
+
+
+async def placed_by(session: AsyncSession, issue_id: uuid.UUID) -> dict[str, tuple[int, int, int]]:
+    rows = await session.execute(
+        select(
+            CoursePosition.course_id,
+            CoursePosition.year,
+            CoursePosition.position,
+            CoursePosition.tier,
+        ).where(CoursePosition.issue_id == issue_id)
+    )
+    return {str(cid): (year, pos, tier) for cid, year, pos, tier in rows}
+
+
+async def issues(session: AsyncSession) -> list[SettlementIssue]:
+    return list(
+        (await session.scalars(select(SettlementIssue).order_by(SettlementIssue.period))).all()
+    )
+
+
+# One key for "an issue is being made" (any period: issues are made in sequence).
+ISSUE_LOCK_KEY = 7301202101
+
+
+class IssueInProgress(Exception):
+    """Another issue holds the lock: the caller is turned away rather than queued."""
+
+
+@asynccontextmanager
+async def issuing_session(request_session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """The session an issue runs and commits in.
+
+    PostgreSQL: its own connection that first takes a session-level advisory lock without
+    waiting (a second issuer gets IssueInProgress at once), and only then begins one
+    REPEATABLE READ transaction, so the whole run reads a single snapshot that includes
+    every issue before it and every write committed before it began; writes committed
+    later land in the next run (their course revisions are then unread). The lock is
+    released on the way out, or with the connection if that dies.
+    SQLite: the request's own transaction (BEGIN IMMEDIATE already makes it the only
+    writer, so its reads are one snapshot too).
+    """
+    engine = request_session.bind
+    if not isinstance(engine, AsyncEngine) or engine.dialect.name != "postgresql":
+        yield request_session
+        return
+    async with engine.connect() as conn:
+        locked = await conn.scalar(
+            text("SELECT pg_try_advisory_lock(:key)"), {"key": ISSUE_LOCK_KEY}
+        )
+        await conn.commit()
+        if not locked:
+            raise IssueInProgress
+        try:
+            await conn.execution_options(isolation_level="REPEATABLE READ")
+            async with AsyncSession(bind=conn, expire_on_commit=False, autoflush=False) as session:
+                yield session
+                await session.commit()
+        finally:
+            await _release_issue_lock(conn)
+
+
+async def _release_issue_lock(conn: AsyncConnection) -> None:
+    try:
+        await conn.rollback()
+        await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ISSUE_LOCK_KEY})
+        await conn.commit()
+    except Exception:
+        # Closing the connection releases a session-level lock; never leave it held.
+        await conn.invalidate()
+        raise
 
 
 async def next_statement_number(session: AsyncSession, payer_cvr: str, year: int) -> int:

@@ -14,7 +14,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -27,6 +27,7 @@ from service.domain.settlement import (
     AdjustmentReason,
     DeltaLine,
     InvalidPeriod,
+    IssuedLine,
     OwedLine,
     Period,
     PeriodNotEnded,
@@ -55,6 +56,7 @@ from service.models import (
     ApiClient,
     CoursePosition,
     Municipality,
+    SettlementInput,
     SettlementIssue,
     Statement,
     StatementLine,
@@ -71,10 +73,6 @@ from service.settlement.schemas import (
     TotalOut,
 )
 from service.tariff.service import index_text
-
-# Writes that were in flight when the last issue committed carry timestamps a little
-# before it; looking this far back costs a few extra courses and never a wrong line.
-CHANGE_MARGIN = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -93,7 +91,28 @@ class Run:
     new_placements: dict[str, Placement]
     tariff_fingerprint: dict[str, str]
     price_indices: dict[int, int]
-    courses_considered: int
+    # Course id → the revision read: what the issue records as its inputs.
+    course_revisions: dict[str, int]
+
+    @property
+    def courses_considered(self) -> int:
+        return len(self.course_revisions)
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """Everything a run computes from, gathered from the live data (a draft or an issue)
+    or rebuilt from the history (`ivsettle verify`)."""
+
+    period: Period
+    courses: list[repository.CourseRow]
+    placed: dict[str, tuple[int, int, int]]
+    next_free: dict[int, int]
+    versions: list[TariffVersion]
+    tariff_fingerprint: dict[str, str]
+    price_indices: dict[int, int]
+    issued: list[IssuedLine]
+    corrected: set[str]
 
 
 def parse_period(text: str) -> Period:
@@ -118,15 +137,13 @@ def _domain_error(exc: Exception) -> Exception:
 async def compute(session: AsyncSession, period: Period) -> Run:
     """Settle `period` as the data says now, against what was issued (nothing is stored)."""
     try:
-        return await _compute(session, period)
+        return settle(await _live_inputs(session, period))
     except (MissingPriceIndex, OutsideAgreement) as exc:
         raise _domain_error(exc) from None
 
 
-async def _compute(session: AsyncSession, period: Period) -> Run:
+async def _live_inputs(session: AsyncSession, period: Period) -> RunInputs:
     last = await repository.last_issue(session)
-    versions = await repository.tariff_versions(session)
-    payer = payer_on(versions, period.first_day)
     indices = await repository.price_indices(session)
     fingerprint = await repository.tariff_fingerprint(session)
     inputs_unchanged = (
@@ -134,43 +151,52 @@ async def _compute(session: AsyncSession, period: Period) -> Run:
         and last.tariff_versions == fingerprint
         and last.price_indices == {str(year): value for year, value in indices.items()}
     )
-    changed_since = last.issued_at - CHANGE_MARGIN if last is not None else None
     open_from = Period.parse(last.period).next().first_day if last is not None else None
-    rows = await repository.candidate_courses(
-        session,
-        changed_since if inputs_unchanged else None,
-        open_from if inputs_unchanged else None,
-    )
+    rows = await repository.candidate_courses(session, open_from if inputs_unchanged else None)
     ids = [row.facts.course_id for row in rows]
-    placed = await repository.positions(session, ids)
+    return RunInputs(
+        period=period,
+        courses=rows,
+        placed=await repository.positions(session, ids),
+        next_free=await repository.next_free_positions(session),
+        versions=await repository.tariff_versions(session),
+        tariff_fingerprint=fingerprint,
+        price_indices=indices,
+        issued=await repository.issued_lines(session, ids),
+        corrected=await repository.corrected_courses(
+            session, {uuid.UUID(row.facts.course_id): row.revision for row in rows}
+        ),
+    )
+
+
+def settle(inputs: RunInputs) -> Run:
+    """The run's arithmetic over its inputs (no I/O): staircase places for courses billed
+    for the first time, owed lines, and desired-minus-issued per municipality."""
+    period, rows, versions = inputs.period, inputs.courses, inputs.versions
     new_placements = assign_positions(
         [
             StaircaseCandidate(row.facts.course_id, row.facts.start_date, row.created_at)
             for row in rows
-            if row.facts.course_id not in placed and is_billable_by(row.facts, period)
+            if row.facts.course_id not in inputs.placed and is_billable_by(row.facts, period)
         ],
-        await repository.next_free_positions(session),
+        inputs.next_free,
         lambda start: version_for(versions, start).tier_thresholds,
     )
-    place = {cid: (year, pos, tier) for cid, (year, pos, tier) in placed.items()} | {
+    place = dict(inputs.placed) | {
         cid: (p.year, p.position, p.tier) for cid, p in new_placements.items()
     }
-    index_fractions = repository.as_fractions(indices)
+    index_fractions = repository.as_fractions(inputs.price_indices)
     owed: list[OwedLine] = []
     for row in rows:
         tier = place.get(row.facts.course_id, (0, 0, 1))[2]
         tariff = version_for(versions, row.facts.start_date)
         owed.extend(owed_lines(row.facts, tariff, tier, index_fractions, period))
-    issued = await repository.issued_lines(session, ids)
-    reasons: dict[str, AdjustmentReason] = dict.fromkeys(
-        await repository.corrected_since(session, last.issued_at if last else None),
-        "correction",
-    )
+    reasons: dict[str, AdjustmentReason] = dict.fromkeys(inputs.corrected, "correction")
     reasons |= {
         row.facts.course_id: "cancellation" for row in rows if row.facts.status == "cancelled"
     }
     by_municipality: dict[str, list[PricedDelta]] = defaultdict(list)
-    for line in statement_delta(owed, issued, period, reasons):
+    for line in statement_delta(owed, inputs.issued, period, reasons):
         by_municipality[line.municipality_code].append(
             PricedDelta(line, place.get(line.course_id, (0, 0, 0))[1])
         )
@@ -178,12 +204,12 @@ async def _compute(session: AsyncSession, period: Period) -> Run:
         deltas.sort(key=_reading_order)
     return Run(
         period=period,
-        payer=payer,
+        payer=payer_on(versions, period.first_day),
         lines=dict(by_municipality),
         new_placements=new_placements,
-        tariff_fingerprint=fingerprint,
-        price_indices=indices,
-        courses_considered=len(rows),
+        tariff_fingerprint=inputs.tariff_fingerprint,
+        price_indices=inputs.price_indices,
+        course_revisions={row.facts.course_id: row.revision for row in rows},
     )
 
 
@@ -422,13 +448,23 @@ async def region_summary(ctx: Ctx, period_text: str) -> RegionSummaryOut:
 
 
 async def issue_period(ctx: Ctx, period_text: str) -> tuple[RegionSummaryOut, bool]:
-    """Issue a period for all 29 municipalities in this one transaction. Issuing it again,
-    or concurrently, yields the one issue already made."""
+    """Issue a period for all 29 municipalities in one transaction. Issuing it again yields
+    the one issue already made; while another issue is being made, 409 issue_in_progress."""
     period = parse_period(period_text)
-    session = ctx.session
-    await repository.take_issue_lock(session)
+    try:
+        async with repository.issuing_session(ctx.session) as session:
+            created = await _issue(ctx, session, period)
+    except repository.IssueInProgress:
+        raise Conflict(
+            "issue_in_progress",
+            "another issue is being made right now; ask again in a moment",
+        ) from None
+    return await region_summary(ctx, period_text), created
+
+
+async def _issue(ctx: Ctx, session: AsyncSession, period: Period) -> bool:
     if await repository.issue_of(session, period) is not None:
-        return await region_summary(ctx, period_text), False
+        return False
     last = await repository.last_issue(session)
     try:
         check_issuable(
@@ -454,6 +490,14 @@ async def issue_period(ctx: Ctx, period_text: str) -> tuple[RegionSummaryOut, bo
                 "price_indices": {str(y): v for y, v in run.price_indices.items()},
                 "courses_considered": run.courses_considered,
             }
+        ],
+    )
+    await repository.insert_rows(
+        session,
+        SettlementInput,
+        [
+            {"issue_id": issue_id, "course_id": uuid.UUID(course_id), "revision": revision}
+            for course_id, revision in run.course_revisions.items()
         ],
     )
     await repository.insert_rows(
@@ -526,7 +570,7 @@ async def issue_period(ctx: Ctx, period_text: str) -> tuple[RegionSummaryOut, bo
         session, ctx.principal, now, "settlement.issue", "settlement_issue", issue_id,
         detail={"period": str(period), "statements": len(statement_rows), "lines": len(line_rows)},
     )  # fmt: skip
-    return await region_summary(ctx, period_text), True
+    return True
 
 
 async def _staircase(session: AsyncSession, year: int) -> StaircaseOut:

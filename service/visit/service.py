@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from service import audit
 from service.clock import LOCAL_TZ
-from service.course.repository import visible_courses
+from service.course.repository import raise_revisions, visible_courses
 from service.course.service import visible_course
 from service.deps import Ctx
 from service.domain.visits import VisitFacts, visit_deviations
@@ -89,6 +89,7 @@ async def record_visits(ctx: Ctx, items: Sequence[BatchVisitIn]) -> list[VisitRe
         rows[item.id] = row
         first_index[item.id] = index
 
+    await _stamp_revisions(ctx, rows)
     inserted = await _insert_new(ctx, list(rows.values()))
     deviations, stored = await _deviations_and_visits(
         ctx,
@@ -161,6 +162,24 @@ def _conflict(index: int, visit_id: uuid.UUID) -> VisitResult:
         code="visit_conflict",
         detail="a visit with this id is stored with other content",
     )
+
+
+async def _stamp_revisions(ctx: Ctx, rows: dict[uuid.UUID, dict[str, object]]) -> None:
+    """Raise the revision of each course that gets new visits and stamp the visits with it,
+    so the history knows which visits every course revision had. Visits already stored (a
+    re-sync) raise nothing: a retried batch takes no course lock."""
+    if not rows:
+        return
+    stored = set(
+        (await ctx.session.scalars(select(Visit.id).where(Visit.id.in_(list(rows))))).all()
+    )
+    new = [row for visit_id, row in rows.items() if visit_id not in stored]
+    revisions = await raise_revisions(
+        ctx.session,
+        list({row["course_id"] for row in new}),  # type: ignore[misc]
+    )
+    for row in rows.values():
+        row["course_revision"] = revisions.get(row["course_id"], 0)  # type: ignore[call-overload]
 
 
 async def _insert_new(ctx: Ctx, rows: list[dict[str, object]]) -> set[uuid.UUID]:
