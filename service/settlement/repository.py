@@ -13,7 +13,7 @@ from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, text, true
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from service.domain.settlement import CourseFacts, IssuedLine, Period
 from service.domain.tariff import Payer, TariffVersion, TierRates, TreatmentTariff
@@ -396,30 +396,27 @@ async def issuing_session(request_session: AsyncSession) -> AsyncIterator[AsyncS
         yield request_session
         return
     async with engine.connect() as conn:
-        locked = await conn.scalar(
-            text("SELECT pg_try_advisory_lock(:key)"), {"key": ISSUE_LOCK_KEY}
-        )
-        await conn.commit()
-        if not locked:
-            raise IssueInProgress
+        # From the lock query on, any failure discards the connection: closing it is the one
+        # sure way to drop a session-level lock (a pooled connection would keep it, and
+        # every later issue would be turned away) and whatever transaction was open.
         try:
+            locked = await conn.scalar(
+                text("SELECT pg_try_advisory_lock(:key)"), {"key": ISSUE_LOCK_KEY}
+            )
+            await conn.commit()
+            if not locked:
+                raise IssueInProgress
             await conn.execution_options(isolation_level="REPEATABLE READ")
             async with AsyncSession(bind=conn, expire_on_commit=False, autoflush=False) as session:
                 yield session
                 await session.commit()
-        finally:
-            await _release_issue_lock(conn)
-
-
-async def _release_issue_lock(conn: AsyncConnection) -> None:
-    try:
-        await conn.rollback()
-        await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ISSUE_LOCK_KEY})
-        await conn.commit()
-    except Exception:
-        # Closing the connection releases a session-level lock; never leave it held.
-        await conn.invalidate()
-        raise
+            await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ISSUE_LOCK_KEY})
+            await conn.commit()
+        except IssueInProgress:
+            raise
+        except BaseException:
+            await conn.invalidate()
+            raise
 
 
 async def next_statement_number(session: AsyncSession, payer_cvr: str, year: int) -> int:
