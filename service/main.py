@@ -17,6 +17,7 @@ from service.reference.cache import ReferenceCache
 from service.reference.router import router as reference_router
 from service.referral.router import router as referral_router
 from service.requestctx import BodySizeLimitMiddleware, RequestIdMiddleware
+from service.retry import TransactionRetryMiddleware
 from service.settings import Settings, get_settings
 from service.settlement.router import router as settlement_router
 from service.tariff.router import router as tariff_router
@@ -55,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.reference = ReferenceCache()
 
     install_error_handlers(app)
+    # Innermost of the three: the body it buffers for a replay is already size-capped.
+    app.add_middleware(TransactionRetryMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     for router in (

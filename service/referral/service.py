@@ -214,6 +214,12 @@ async def list_referrals(
 
 
 async def _visible(ctx: Ctx, referral_id: uuid.UUID, for_update: bool = False) -> Referral:
+    """The referral, or 404. With `for_update`, a row lock that waits (not NOWAIT): every
+    decision (accept, reject, withdraw) is a short transaction, and the one that waits then
+    reads the decided referral and gets the right answer - the same course again for a
+    retried accept (200), 409 referral_not_pending naming the status for a contrary one.
+    NOWAIT would turn a client's own retry into a 409 "busy" it would have to retry again.
+    """
     stmt = repository.visible_referrals(ctx.principal).where(Referral.id == referral_id)
     if for_update:
         stmt = stmt.with_for_update()

@@ -13,7 +13,7 @@ from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, text, true
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from service.domain.settlement import CourseFacts, IssuedLine, Period
 from service.domain.tariff import Payer, TariffVersion, TierRates, TreatmentTariff
@@ -378,22 +378,42 @@ class IssueInProgress(Exception):
     """Another issue holds the lock: the caller is turned away rather than queued."""
 
 
+@dataclass
+class IssueTransaction:
+    """Where an issue reads and then writes. `session` reads the run's inputs; call
+    `start_writing()` once they are computed, before the first insert."""
+
+    session: AsyncSession
+    _conn: AsyncConnection | None = None
+
+    async def start_writing(self) -> None:
+        if self._conn is None:
+            return  # SQLite: one transaction throughout
+        # End the read-only snapshot and write in READ COMMITTED: inserts that reference
+        # courses (statement lines, inputs, places) check each course row, which a
+        # REPEATABLE READ transaction may not do once a nurse's visit has raised the
+        # course's revision since the snapshot (40001 on every busy day). The lock still
+        # keeps every other issuer out, so what was computed stays true; writes committed
+        # since the snapshot carry revisions this issue did not read, for the next one.
+        await self.session.commit()
+        await self._conn.execution_options(isolation_level="READ COMMITTED")
+
+
 @asynccontextmanager
-async def issuing_session(request_session: AsyncSession) -> AsyncIterator[AsyncSession]:
-    """The session an issue runs and commits in.
+async def issuing(request_session: AsyncSession) -> AsyncIterator[IssueTransaction]:
+    """The transaction(s) an issue runs and commits in.
 
     PostgreSQL: its own connection that first takes a session-level advisory lock without
-    waiting (a second issuer gets IssueInProgress at once), and only then begins one
-    REPEATABLE READ transaction, so the whole run reads a single snapshot that includes
-    every issue before it and every write committed before it began; writes committed
-    later land in the next run (their course revisions are then unread). The lock is
-    released on the way out, or with the connection if that dies.
+    waiting (a second issuer gets IssueInProgress at once), and only then reads the run's
+    inputs in one REPEATABLE READ snapshot that includes every issue before it and every
+    write committed before it began; then writes the issue in one transaction (see
+    IssueTransaction.start_writing). The lock is released on the way out.
     SQLite: the request's own transaction (BEGIN IMMEDIATE already makes it the only
     writer, so its reads are one snapshot too).
     """
     engine = request_session.bind
     if not isinstance(engine, AsyncEngine) or engine.dialect.name != "postgresql":
-        yield request_session
+        yield IssueTransaction(request_session)
         return
     async with engine.connect() as conn:
         # From the lock query on, any failure discards the connection: closing it is the one
@@ -408,7 +428,7 @@ async def issuing_session(request_session: AsyncSession) -> AsyncIterator[AsyncS
                 raise IssueInProgress
             await conn.execution_options(isolation_level="REPEATABLE READ")
             async with AsyncSession(bind=conn, expire_on_commit=False, autoflush=False) as session:
-                yield session
+                yield IssueTransaction(session, conn)
                 await session.commit()
             await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ISSUE_LOCK_KEY})
             await conn.commit()

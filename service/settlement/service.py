@@ -9,7 +9,6 @@ P holds what the data now says is owed for every period up to P, minus what was 
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import rfc8785
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -302,10 +302,10 @@ def _statement_out(
 
 
 def canonical_content(statement: StatementOut) -> bytes:
-    """The statement's canonical JSON (sorted keys, no insignificant whitespace, UTF-8;
-    numbers are integers and amounts strings), the input of its SHA-256."""
-    content = statement.model_dump(mode="json", exclude={"hash"})
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """The statement's canonical JSON by RFC 8785 (JCS: sorted keys, no insignificant
+    whitespace, UTF-8; numbers are integers and amounts strings), the input of its SHA-256:
+    anyone can recompute the hash from the JSON the API serves."""
+    return rfc8785.dumps(statement.model_dump(mode="json", exclude={"hash"}))
 
 
 def content_hash(statement: StatementOut) -> str:
@@ -452,8 +452,8 @@ async def issue_period(ctx: Ctx, period_text: str) -> tuple[RegionSummaryOut, bo
     the one issue already made; while another issue is being made, 409 issue_in_progress."""
     period = parse_period(period_text)
     try:
-        async with repository.issuing_session(ctx.session) as session:
-            created = await _issue(ctx, session, period)
+        async with repository.issuing(ctx.session) as transaction:
+            created = await _issue(ctx, transaction, period)
     except repository.IssueInProgress:
         raise Conflict(
             "issue_in_progress",
@@ -462,7 +462,8 @@ async def issue_period(ctx: Ctx, period_text: str) -> tuple[RegionSummaryOut, bo
     return await region_summary(ctx, period_text), created
 
 
-async def _issue(ctx: Ctx, session: AsyncSession, period: Period) -> bool:
+async def _issue(ctx: Ctx, transaction: repository.IssueTransaction, period: Period) -> bool:
+    session = transaction.session
     if await repository.issue_of(session, period) is not None:
         return False
     last = await repository.last_issue(session)
@@ -475,6 +476,9 @@ async def _issue(ctx: Ctx, session: AsyncSession, period: Period) -> bool:
     except (PeriodNotEnded, PeriodOutOfSequence) as exc:
         raise _domain_error(exc) from None
     run = await compute(session, period)
+    municipalities = await _municipalities(session)
+    number = await repository.next_statement_number(session, run.payer.cvr, period.year)
+    await transaction.start_writing()
     issue_id = uuid.uuid4()
     now = ctx.now
     await repository.insert_rows(
@@ -514,10 +518,8 @@ async def _issue(ctx: Ctx, session: AsyncSession, period: Period) -> bool:
             for course_id, p in run.new_placements.items()
         ],
     )
-    number = await repository.next_statement_number(session, run.payer.cvr, period.year)
     statement_rows: list[dict[str, Any]] = []
     line_rows: list[dict[str, Any]] = []
-    municipalities = await _municipalities(session)
     for offset, draft in enumerate(_draft_statements(run, municipalities, ctx.principal.name)):
         issued = draft.model_copy(
             update={

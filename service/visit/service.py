@@ -190,6 +190,10 @@ async def _insert_new(ctx: Ctx, rows: list[dict[str, object]]) -> set[uuid.UUID]
     # executemany with RETURNING: one cached statement, sent in SQLAlchemy's batched
     # "insertmanyvalues" form (a multi-row VALUES compiled per batch is far slower).
     stmt = insert(Visit).on_conflict_do_nothing(index_elements=["id"]).returning(Visit.id)
+    # In id order: re-syncs of overlapping batches in other orders then wait on each other's
+    # uncommitted rows in one order, never in opposite orders (a deadlock; tests/
+    # test_concurrency.py counted 34-54 per run of 30 shuffled batches without it).
+    rows = sorted(rows, key=lambda row: str(row["id"]))
     result = await ctx.session.execute(stmt, rows)
     return set(result.scalars().all())
 
