@@ -13,6 +13,7 @@ from service.course.router import router as course_router
 from service.crypto import load_vault
 from service.db import create_engine, create_sessionmaker
 from service.errors import install_error_handlers
+from service.openapi_responses import install as document_problems
 from service.reference.cache import ReferenceCache
 from service.reference.router import router as reference_router
 from service.referral.router import router as referral_router
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.reference = ReferenceCache()
 
     install_error_handlers(app)
+    document_problems(app)
     # Innermost of the three: the body it buffers for a replay is already size-capped.
     app.add_middleware(TransactionRetryMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)

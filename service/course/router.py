@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from service.course import service
 from service.course.schemas import CancelIn, CompleteIn, CorrectionIn, CourseOut, CourseStatus
 from service.deps import Ctx, require
+from service.openapi_responses import conflict
 
 router = APIRouter(prefix="/api/v1", tags=["courses"])
 
@@ -26,7 +27,8 @@ async def list_courses(
     started_from: date | None = None,
     started_to: date | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    # Bounded: an offset beyond 64 bits reached the database and failed there (a 500).
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> list[CourseOut]:
     return await service.list_courses(
         ctx, municipality_code, status, started_from, started_to, limit, offset
@@ -38,7 +40,11 @@ async def get_course(course_id: uuid.UUID, ctx: Reader) -> CourseOut:
     return await service.get_course(ctx, course_id)
 
 
-@router.post("/courses/{course_id}/complete", response_model=CourseOut)
+@router.post(
+    "/courses/{course_id}/complete",
+    response_model=CourseOut,
+    responses=conflict("The course is cancelled, or was completed with other values"),
+)
 async def complete_course(course_id: uuid.UUID, body: CompleteIn, ctx: Writer) -> CourseOut:
     return await service.complete_course(ctx, course_id, body)
 
@@ -48,6 +54,10 @@ async def cancel_course(course_id: uuid.UUID, body: CancelIn, ctx: Writer) -> Co
     return await service.cancel_course(ctx, course_id, body)
 
 
-@router.post("/courses/{course_id}/corrections", response_model=CourseOut)
+@router.post(
+    "/courses/{course_id}/corrections",
+    response_model=CourseOut,
+    responses=conflict("The course is cancelled, or the change meets another active course"),
+)
 async def correct_course(course_id: uuid.UUID, body: CorrectionIn, ctx: Writer) -> CourseOut:
     return await service.correct_course(ctx, course_id, body)

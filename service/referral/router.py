@@ -42,7 +42,8 @@ async def list_referrals(
     status: ReferralStatus | None = None,
     municipality_code: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    # Bounded: an offset beyond 64 bits reached the database and failed there (a 500).
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> list[ReferralOut]:
     return await service.list_referrals(ctx, status, municipality_code, limit, offset)
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Response, status
 
 from service.deps import ANY_ROLE, Ctx, require
+from service.openapi_responses import conflict
 from service.tariff import service
 from service.tariff.schemas import PriceIndexIn, PriceIndexOut, TariffDocument, TariffOut
 
@@ -21,7 +22,11 @@ async def list_tariffs(ctx: Annotated[Ctx, Depends(require(*ANY_ROLE))]) -> list
 
 
 @router.get("/tariffs/{tariff_id}", response_model=TariffOut)
-async def get_tariff(tariff_id: int, ctx: Annotated[Ctx, Depends(require(*ANY_ROLE))]) -> TariffOut:
+async def get_tariff(
+    tariff_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    ctx: Annotated[Ctx, Depends(require(*ANY_ROLE))],
+) -> TariffOut:
+    # Ids are 32-bit in the database: a larger one was a 500 (out of range), now a 422.
     return await service.get_tariff(ctx, tariff_id)
 
 
@@ -29,7 +34,10 @@ async def get_tariff(tariff_id: int, ctx: Annotated[Ctx, Depends(require(*ANY_RO
     "/tariffs",
     response_model=TariffOut,
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"description": "The same version was already loaded"}},
+    responses={
+        200: {"description": "The same version was already loaded"},
+        **conflict("A version valid from the same day exists with other content"),
+    },
 )
 async def create_tariff(
     doc: TariffDocument, response: Response, ctx: Annotated[Ctx, Depends(require("admin"))]

@@ -13,6 +13,8 @@ from service.domain.money import InvalidAmount, parse_kr
 from service.domain.scope import TREATMENT_TYPES
 
 Amount = Annotated[str, Field(pattern=r"^\d{1,9}(\.\d{1,2})?$", examples=["6915.00"])]
+# Courses per year and region; stored as 32-bit integers (a larger one was a 500).
+MAX_THRESHOLD = 1_000_000
 
 
 class Payer(BaseModel):
@@ -56,7 +58,9 @@ class TariffDocument(BaseModel):
     price_level_year: int = Field(ge=2000, le=2100)
     indexed: bool
     payer: Payer
-    tier_thresholds: list[int] = Field(min_length=2, max_length=2)
+    tier_thresholds: list[Annotated[int, Field(ge=1, le=MAX_THRESHOLD)]] = Field(
+        min_length=2, max_length=2
+    )
     treatments: dict[str, TreatmentRates]
     sources: dict[str, str] | None = Field(
         default=None, description="Where each value comes from (free text per field)."

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Response, status
 
 from service.deps import Ctx, require
 from service.errors import Conflict, Invalid, NotFound, ServiceError
+from service.openapi_responses import conflict
 from service.visit import service
 from service.visit.schemas import BatchVisitIn, VisitBatchIn, VisitBatchOut, VisitIn, VisitOut
 
@@ -21,7 +22,10 @@ _ERRORS: dict[int, type[ServiceError]] = {404: NotFound, 409: Conflict, 422: Inv
     "/courses/{course_id}/visits",
     response_model=VisitOut,
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"description": "This visit id is already stored with the same content"}},
+    responses={
+        200: {"description": "This visit id is already stored with the same content"},
+        **conflict("The course is cancelled, or this visit id is stored with other content"),
+    },
 )
 async def record_visit(
     course_id: uuid.UUID,

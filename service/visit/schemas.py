@@ -6,8 +6,9 @@ import uuid
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from service.clock import LOCAL_TZ
 from service.referral.schemas import Setting
 
 MAX_BATCH = 1000
@@ -23,6 +24,19 @@ class VisitIn(BaseModel):
     duration_minutes: int = Field(ge=0, le=1440)
     setting: Setting
     administered: bool = Field(description="Whether the dose was given")
+
+    @field_validator("started_at")
+    @classmethod
+    def _representable(cls, value: datetime) -> datetime:
+        """A time at the edge of year 1 or 9999 cannot be moved to UTC or local time (an
+        OverflowError, a 500, before); a day to spare keeps day arithmetic safe too."""
+        try:
+            local = value.astimezone(LOCAL_TZ)
+        except (OverflowError, ValueError):
+            raise ValueError("the time is out of range") from None
+        if not 1 < local.year < 9999:
+            raise ValueError("the time is out of range")
+        return value
 
 
 class BatchVisitIn(VisitIn):
