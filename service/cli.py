@@ -1,4 +1,4 @@
-"""The `ivsettle` command: serve, migrate, clients, openapi."""
+"""The `ivsettle` command: serve, migrate, clients, settle, export, verify, audit, openapi."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from sqlalchemy import select
@@ -27,7 +27,12 @@ from service.settlement.schemas import RegionSummaryOut
 
 T = TypeVar("T")
 
-app = typer.Typer(help="ivsettle: settlement of municipal IV treatment.", no_args_is_help=True)
+# No local variables in tracebacks: they would print a CPR number or an API key.
+app = typer.Typer(
+    help="ivsettle: settlement of municipal IV treatment.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 clients_app = typer.Typer(help="API clients (keys bound to a role and an organisation).")
 app.add_typer(clients_app, name="clients")
 
@@ -331,6 +336,79 @@ def export(
     typer.echo(f"wrote {target}")
 
 
+async def verify_settlements(settings: Settings, period: str | None) -> list[Any]:
+    """Run `verify` in one read-only snapshot (REPEATABLE READ on PostgreSQL), so an issue
+    made meanwhile is either wholly seen or not at all."""
+    from service.settlement.service import parse_period
+    from service.settlement.verify import verify
+
+    wanted = parse_period(period) if period is not None else None
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            if engine.dialect.name == "postgresql":
+                await conn.execution_options(isolation_level="REPEATABLE READ")
+            async with AsyncSession(bind=conn) as session:
+                return await verify(session, wanted)
+    finally:
+        await engine.dispose()
+
+
+@app.command("verify")
+def verify_command(
+    period: Annotated[
+        str | None, typer.Argument(help="Only this period (YYYY-MM); default: every issue")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """Recompute every issued statement from the recorded history and check its hash.
+
+    Exit code 0 when every statement checks out, 1 when any does not (run it on a schedule:
+    a silent change of data or code shows up as a failed run)."""
+    from service.migrate import prepare_database
+
+    settings = get_settings()
+    prepare_database(settings)
+    try:
+        checks = asyncio.run(verify_settlements(settings, period))
+    except ServiceError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "period": c.period,
+                        "ok": c.ok,
+                        "courses_read": c.courses_read,
+                        "problems": c.problems,
+                        "statements": [vars(s) for s in c.statements],
+                    }
+                    for c in checks
+                ],
+                indent=2,
+            )
+        )
+    else:
+        for c in checks:
+            verdict = "verified" if c.ok else "FAILED"
+            typer.echo(
+                f"{c.period}  {len(c.statements)} statements  {c.courses_read} courses read  "
+                f"{verdict}"
+            )
+            for problem in c.problems:
+                typer.echo(f"  {c.period}: {problem}")
+            for s in c.statements:
+                for problem in s.problems:
+                    typer.echo(f"  {c.period} {s.municipality_code} no. {s.number}: {problem}")
+        if not checks:
+            typer.echo("no issued periods to verify")
+    failed = [c.period for c in checks if not c.ok]
+    if failed:
+        typer.echo(f"verification failed for {', '.join(failed)}", err=True)
+        raise typer.Exit(code=1)
+
+
 @app.command()
 def openapi(
     output: Annotated[Path, typer.Option(help="Where to write it")] = Path(
@@ -397,6 +475,34 @@ def simulate(
         typer.echo(f"  {error}", err=True)
     if summary.errors:
         raise typer.Exit(code=1)
+
+
+@app.command("audit")
+def audit_command(
+    patient: Annotated[
+        str, typer.Option(help="The patient's CPR number (DDMMYY-SSSS); it is never printed")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table")] = False,
+) -> None:
+    """Who looked at a patient's data: time, client, role, organisation, action, object and
+    request id of every audit event about the patient. The reading is audited too."""
+    from service.audit_report import UnknownPatient, render_table, run
+    from service.domain.cpr import InvalidCpr
+    from service.migrate import prepare_database
+
+    settings = get_settings()
+    prepare_database(settings)
+    try:
+        report = asyncio.run(run(settings, patient))
+    except InvalidCpr as exc:
+        raise typer.BadParameter(str(exc), param_hint="--patient") from None
+    except UnknownPatient as exc:
+        typer.echo(f"error: unknown_patient: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+    if as_json:
+        typer.echo(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
+    else:
+        typer.echo(render_table(report))
 
 
 def main() -> None:

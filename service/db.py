@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,9 @@ from service.settings import Settings
 def create_engine(settings: Settings) -> AsyncEngine:
     """An engine that never puts parameter values (CPR, say) into its error messages."""
     if settings.is_sqlite:
+        # aiosqlite traces every statement with its parameters at DEBUG, out of reach of
+        # hide_parameters: a CPR typed into a filter would reach the logs.
+        logging.getLogger("aiosqlite").setLevel(max(logging.INFO, _level("aiosqlite")))
         engine = create_async_engine(
             settings.database_url,
             hide_parameters=True,
@@ -39,6 +43,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_size=10,
         max_overflow=20,
     )
+
+
+def _level(name: str) -> int:
+    return logging.getLogger(name).level
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

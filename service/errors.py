@@ -10,12 +10,14 @@ Hierarchy (use cases raise these; none of them knows HTTP):
       Unauthenticated         no key, or an unknown or revoked key (401)
 
 The handlers below are the only place that turns them into HTTP. A message never
-contains submitted values: a CPR number must never be echoed back.
+contains submitted values: a CPR number must never be echoed back. A refused request
+(Unauthenticated, Forbidden, NotFound) is written to the audit log on its way out.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -24,8 +26,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service import audit
 from service.domain.scope import Violation
-from service.requestctx import REQUEST_ID_SCOPE_KEY, current_request_id
+from service.requestctx import REQUEST_ID_SCOPE_KEY, current_request_id, route_template, scrub_cpr
 
 log = logging.getLogger("ivsettle")
 
@@ -89,7 +92,7 @@ def problem(
         "status": status,
         "code": code,
         "detail": detail,
-        "instance": request.url.path,
+        "instance": scrub_cpr(request.url.path),
         "request_id": current_request_id() or request.scope.get(REQUEST_ID_SCOPE_KEY),
     }
     body.update(extra)
@@ -103,14 +106,29 @@ def _violation_json(v: Violation) -> dict[str, str]:
 
 async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
+    if isinstance(exc, Unauthenticated | Forbidden | NotFound):
+        # Its own transaction (the request's was rolled back); if it fails, so does this.
+        await audit.record_denied(request, exc.status, exc.code)
     extra = dict(exc.extra)
     if isinstance(exc, Invalid):
         extra["violations"] = [_violation_json(v) for v in exc.violations]
     return problem(exc.status, exc.code, exc.title, exc.detail, request, **extra)
 
 
+# A field name as the schema spells it. Anything else in a location (an unknown key of
+# the body, a key of a dict) is the client's text and is not repeated back.
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_SIX_DIGITS = re.compile(r"[0-9]{6}")
+
+
+def _loc_part(part: int | str) -> str:
+    if isinstance(part, int):
+        return str(part)
+    return part if _FIELD_NAME.match(part) and not _SIX_DIGITS.search(part) else "*"
+
+
 def _field_path(loc: Sequence[int | str]) -> str:
-    return ".".join(str(part) for part in loc)
+    return ".".join(_loc_part(part) for part in loc)
 
 
 async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
@@ -127,7 +145,7 @@ async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
         if rule == "value_error" and reason is not None:
             # Our own validators raise messages without values; keep just that message.
             message = str(reason)
-        violations.append({"code": rule, "field": field, "message": message})
+        violations.append({"code": rule, "field": field, "message": scrub_cpr(message)})
     return problem(
         422,
         "invalid_request",
@@ -152,8 +170,8 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         "unhandled %s on %s %s",
         type(exc).__name__,
         request.method,
-        request.url.path,
-        extra={"request_id": current_request_id()},
+        route_template(request.scope) or "(no route)",  # the raw path is client input
+        extra={"request_id": current_request_id() or request.scope.get(REQUEST_ID_SCOPE_KEY)},
     )
     return problem(
         500,

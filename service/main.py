@@ -17,7 +17,7 @@ from service.openapi_responses import install as document_problems
 from service.reference.cache import ReferenceCache
 from service.reference.router import router as reference_router
 from service.referral.router import router as referral_router
-from service.requestctx import BodySizeLimitMiddleware, RequestIdMiddleware
+from service.requestctx import BodySizeLimitMiddleware, RequestIdMiddleware, scrub_access_log
 from service.retry import TransactionRetryMiddleware
 from service.settings import Settings, get_settings
 from service.settlement.router import router as settlement_router
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        scrub_access_log()  # after the server has configured its logging
         yield
         await engine.dispose()
 

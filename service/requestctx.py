@@ -1,8 +1,11 @@
-"""The request id, carried in a context variable so logs and audit rows can name it."""
+"""The request id, carried in a context variable so logs and audit rows can name it; and
+what of a request may be repeated back or logged (a CPR number put where it does not
+belong must not come back out)."""
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
 from contextvars import ContextVar
@@ -12,14 +15,31 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 REQUEST_ID_SCOPE_KEY = "ivsettle.request_id"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# A CPR number in free text: 6 digits, an optional hyphen, 4 digits, not inside a longer
+# word or number (so UUIDs, amounts and timestamps do not match).
+CPR_SHAPED = re.compile(r"(?<![0-9A-Za-z])[0-9]{6}-?[0-9]{4}(?![0-9A-Za-z])")
 
 
 def current_request_id() -> str | None:
     return _request_id.get()
 
 
+def scrub_cpr(text: str) -> str:
+    """Client text with anything CPR-shaped masked, for the places that repeat part of a
+    request back (a problem's `instance`, a violation's message)."""
+    return CPR_SHAPED.sub("**********", text)
+
+
+def route_template(scope: Scope) -> str | None:
+    """The matched route's path template (`/api/v1/courses/{course_id}`): logs and audit
+    rows name it rather than the raw path, which is client input."""
+    path = getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) else None
+
+
 class RequestIdMiddleware:
-    """Takes the client's X-Request-ID when it is a plain token, else makes one; echoes it."""
+    """Takes the client's X-Request-ID when it is a plain token, else makes one; echoes it.
+    A CPR-shaped id is replaced too: it would be echoed, logged and audited."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -29,7 +49,8 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _SAFE_ID.match(given) else uuid.uuid4().hex
+        safe = _SAFE_ID.match(given) and not CPR_SHAPED.search(given)
+        request_id = given if safe else uuid.uuid4().hex
         token = _request_id.set(request_id)
         # Also in the scope: the 500 handler runs outside this middleware's context.
         scope[REQUEST_ID_SCOPE_KEY] = request_id
@@ -101,3 +122,22 @@ async def _too_large(send: Send, max_bytes: int) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+class CprScrubbingFilter(logging.Filter):
+    """Masks CPR-shaped text in a log record's message arguments: the server's access log
+    writes each request's URL, which is client input (a CPR put in a query string, say)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                scrub_cpr(arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        return True
+
+
+def scrub_access_log() -> None:
+    """Install the filter on uvicorn's access log once (idempotent)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, CprScrubbingFilter) for f in access.filters):
+        access.addFilter(CprScrubbingFilter())

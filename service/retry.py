@@ -23,7 +23,12 @@ import random
 from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.requestctx import REQUEST_ID_SCOPE_KEY, current_request_id
+from service.requestctx import (
+    REQUEST_ID_SCOPE_KEY,
+    current_request_id,
+    route_template,
+    scrub_cpr,
+)
 
 log = logging.getLogger("ivsettle")
 
@@ -87,9 +92,10 @@ class TransactionRetryMiddleware:
                     started = True
                 await send(message)
 
+            attempt_scope = dict(scope)
             try:
                 # A fresh copy of the scope: routing writes into it, and a replay starts clean.
-                await self.app(dict(scope), _replay(body, receive), tracking_send)
+                await self.app(attempt_scope, _replay(body, receive), tracking_send)
                 return
             except Exception as exc:
                 if started or not is_retryable(exc):
@@ -98,7 +104,7 @@ class TransactionRetryMiddleware:
                     "transaction aborted (sqlstate %s) on %s %s, attempt %d of %d",
                     sqlstate_of(exc) or "?",
                     scope.get("method"),
-                    scope.get("path"),
+                    route_template(attempt_scope) or "(no route)",  # the raw path is client input
                     attempt,
                     self.attempts,
                     extra={"request_id": current_request_id()},
@@ -121,7 +127,7 @@ class TransactionRetryMiddleware:
                     f"the request collided with concurrent requests {self.attempts} times "
                     "and nothing was stored; send it again"
                 ),
-                "instance": scope.get("path"),
+                "instance": scrub_cpr(str(scope.get("path", ""))),
                 "request_id": current_request_id() or scope.get(REQUEST_ID_SCOPE_KEY),
             }
         ).encode()

@@ -168,13 +168,16 @@ async def list_courses(
         ctx.now,
         "course.search",
         "course",
-        detail={
-            "municipality_code": municipality_code,
-            "status": status,
-            "started_from": str(started_from) if started_from else None,
-            "started_to": str(started_to) if started_to else None,
-            "count": len(courses),
-        },
+        detail=audit.search_detail(
+            ctx.vault,
+            {
+                "municipality_code": municipality_code,
+                "status": status,
+                "started_from": started_from,
+                "started_to": started_to,
+            },
+            count=len(courses),
+        ),  # criteria pseudonymised: a filter is free text, a CPR could be typed into it
     )
     return await present_courses(ctx, courses, "course.read")
 

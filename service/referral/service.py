@@ -208,7 +208,11 @@ async def list_referrals(
         ctx.now,
         "referral.search",
         "referral",
-        detail={"status": status, "municipality_code": municipality_code, "count": len(referrals)},
+        detail=audit.search_detail(
+            ctx.vault,
+            {"status": status, "municipality_code": municipality_code},
+            count=len(referrals),
+        ),  # criteria pseudonymised: a filter is free text, a CPR could be typed into it
     )
     return await _present(ctx, referrals, "referral.read")
 

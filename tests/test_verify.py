@@ -1,0 +1,243 @@
+"""Reproducible statements: every issue recomputed from the recorded history gives the
+statements that were issued, hash for hash; a silent change of the history or of a stored
+line is found. On both databases, and through the `ivsettle verify` command."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+import rfc8785
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.auth import key_digest, new_api_key
+from service.domain.settlement import Period
+from service.main import create_app
+from service.models import ApiClient
+from service.settings import Settings
+from service.settlement.verify import IssueCheck, verify
+from tests.conftest import CPR_HASH_KEY, CPR_KEY, NOW, Api, MakeApi
+from tests.factories import CPR_A, CPR_B, make_course, visit
+from tests.test_cli_settlement import run_cli
+from tests.test_settlement import CPR_C, at, issue
+
+
+async def _checks(app: FastAPI, period: str | None = None) -> list[IssueCheck]:
+    async with app.state.sessionmaker() as session:
+        return await verify(session, Period.parse(period) if period else None)
+
+
+async def _history(app: FastAPI, api: MakeApi) -> dict[str, Any]:
+    """Three issued months with what makes settlement hard: running courses, late visits,
+    a correction, a cancellation, and a visit written after its month was issued."""
+    hospital, gentofte = await api("hospital", "HGH"), await api("municipality", "157")
+    region = await api("region")
+    at(app, "2024-01-20T12:00:00+01:00")
+    running = await make_course(hospital, gentofte, start_date="2024-01-10", patient_cpr=CPR_A)
+    short = await make_course(
+        hospital, gentofte, start_date="2024-01-12", patient_cpr=CPR_B, treatment_type="fluids"
+    )
+    doomed = await make_course(hospital, gentofte, start_date="2024-01-15", patient_cpr=CPR_C)
+    for day in range(10, 20):
+        await gentofte.post(
+            f"/api/v1/courses/{running['id']}/visits",
+            json=visit(f"2024-01-{day:02d}T08:00:00+01:00"),
+        )
+    await gentofte.post(
+        f"/api/v1/courses/{doomed['id']}/visits", json=visit("2024-01-15T09:00:00+01:00")
+    )
+    at(app, "2024-02-03T12:00:00+01:00")
+    r = await gentofte.post(
+        f"/api/v1/courses/{short['id']}/complete",
+        json={"end_date": "2024-01-16", "reason": "completed"},
+    )
+    assert r.status_code == 200, r.text
+    await issue(region, "2024-01")
+    # After January was issued: a late January visit, a correction, a cancellation.
+    await gentofte.post(
+        f"/api/v1/courses/{running['id']}/visits", json=visit("2024-01-20T08:00:00+01:00")
+    )
+    r = await gentofte.post(
+        f"/api/v1/courses/{short['id']}/corrections",
+        json={"end_date": "2024-01-25", "reason": "the nurse found more visit days"},
+    )
+    assert r.status_code == 200, r.text
+    r = await gentofte.post(
+        f"/api/v1/courses/{doomed['id']}/cancel", json={"reason": "registered twice"}
+    )
+    assert r.status_code == 200, r.text
+    for day in range(1, 3):
+        await gentofte.post(
+            f"/api/v1/courses/{running['id']}/visits",
+            json=visit(f"2024-02-{day:02d}T08:00:00+01:00"),
+        )
+    at(app, "2024-03-02T12:00:00+01:00")
+    await issue(region, "2024-02")
+    r = await gentofte.post(
+        f"/api/v1/courses/{running['id']}/complete",
+        json={"end_date": "2024-02-20", "reason": "completed"},
+    )
+    assert r.status_code == 200, r.text
+    at(app, "2024-04-02T12:00:00+01:00")
+    march = await issue(region, "2024-03")
+    return {"running": running, "short": short, "doomed": doomed, "march": march}
+
+
+async def test_every_issue_recomputes_from_the_history(app: FastAPI, api: MakeApi) -> None:
+    await _history(app, api)
+    checks = await _checks(app)
+    assert [c.period for c in checks] == ["2024-01", "2024-02", "2024-03"]
+    for check in checks:
+        assert check.ok, (check.period, check.problems, [s.problems for s in check.statements])
+        assert len(check.statements) == 29
+        assert all(s.recomputed_hash == s.stored_hash for s in check.statements)
+    # February had something to say (the late visit, correction, cancellation).
+    assert checks[1].courses_read == 3
+
+
+async def test_verify_does_not_read_the_live_tables(app: FastAPI, api: MakeApi) -> None:
+    """Changing a course behind the service's back (no revision, no history) does not
+    change what any issue is recomputed from."""
+    made = await _history(app, api)
+    async with app.state.sessionmaker() as session:
+        await session.execute(
+            text("UPDATE courses SET start_date = '2024-01-01' WHERE id = :id"),
+            {"id": made["short"]["id"].replace("-", "")}
+            if app.state.engine.dialect.name == "sqlite"
+            else {"id": made["short"]["id"]},
+        )
+        await session.commit()
+    assert all(c.ok for c in await _checks(app))
+
+
+async def test_a_changed_history_is_found(app: FastAPI, api: MakeApi) -> None:
+    made = await _history(app, api)
+    sqlite = app.state.engine.dialect.name == "sqlite"
+    course_id = made["short"]["id"].replace("-", "") if sqlite else made["short"]["id"]
+    async with app.state.sessionmaker() as session:
+        # Deliberate work: the history is append-only, so its guard goes first.
+        if sqlite:
+            await session.execute(text("DROP TRIGGER course_versions_no_update"))
+        else:
+            await session.execute(
+                text("ALTER TABLE course_versions DISABLE TRIGGER course_versions_append_only")
+            )
+        await session.execute(
+            text(
+                "UPDATE course_versions SET end_date = '2024-01-31' "
+                "WHERE course_id = :id AND change = 'corrected'"
+            ),
+            {"id": course_id},
+        )
+        await session.commit()
+    checks = {c.period: c for c in await _checks(app)}
+    assert checks["2024-01"].ok  # January read the course before the correction
+    failed = [s for s in checks["2024-02"].statements if s.problems]
+    assert [s.municipality_code for s in failed] == ["157"]
+    assert "differs from what was issued" in failed[0].problems[0]
+
+
+async def _change_a_statement_line(session: AsyncSession, dialect: str) -> None:
+    # Deliberate work: issued lines are write-once, so their guard goes first.
+    if dialect == "sqlite":
+        await session.execute(text("DROP TRIGGER statement_lines_no_update"))
+    else:
+        await session.execute(
+            text("ALTER TABLE statement_lines DISABLE TRIGGER statement_lines_write_once")
+        )
+    await session.execute(
+        text(
+            "UPDATE statement_lines SET amount_ore = amount_ore + 100 WHERE id = "
+            "(SELECT min(id) FROM statement_lines)"
+        )
+    )
+
+
+async def test_a_changed_statement_line_is_found(app: FastAPI, api: MakeApi) -> None:
+    await _history(app, api)
+    async with app.state.sessionmaker() as session:
+        await _change_a_statement_line(session, app.state.engine.dialect.name)
+        await session.commit()
+    (january,) = await _checks(app, "2024-01")
+    assert not january.ok
+    problems = [p for s in january.statements for p in s.problems]
+    assert "its stored lines no longer give the hash it was issued with" in problems
+
+
+async def test_the_hash_is_rfc8785_of_the_served_json(api: MakeApi, app: FastAPI) -> None:
+    """Anyone can check a statement: SHA-256 of the JCS form of the JSON the API serves,
+    without its `hash` field."""
+    made = await _history(app, api)
+    region: Api = await api("region")
+    r = await region.get("/api/v1/settlements/2024-03/statements/157")
+    assert r.status_code == 200, r.text
+    served = r.json()
+    claimed = served.pop("hash")
+    assert hashlib.sha256(rfc8785.dumps(served)).hexdigest() == claimed
+    assert made["march"]["municipalities"][0]["hash"]
+
+
+def test_verify_command_reports_and_fails_on_a_change(settings: Settings, tmp_path: Path) -> None:
+    async def fill() -> None:
+        app = create_app(settings)
+        keys: dict[str, str] = {}
+        async with app.state.sessionmaker() as session:
+            for role, org in (("hospital", "HGH"), ("municipality", "157"), ("region", None)):
+                keys[role] = new_api_key()
+                session.add(
+                    ApiClient(
+                        name=f"cli {role}", role=role, org_code=org,
+                        key_sha256=key_digest(keys[role]), key_prefix=keys[role][:12],
+                        created_at=NOW,
+                    )
+                )  # fmt: skip
+            await session.commit()
+        opened: list[httpx.AsyncClient] = []
+
+        async def make(role: str, org: str | None = None) -> Api:
+            opened.append(
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app),
+                    base_url="http://ivsettle.test",
+                    headers={"Authorization": f"Bearer {keys[role]}"},
+                )
+            )
+            return Api(opened[-1], role, org, NOW)  # type: ignore[arg-type]
+
+        await _history(app, make)
+        for client in opened:
+            await client.aclose()
+        await app.state.engine.dispose()
+
+    asyncio.run(fill())
+    env = os.environ | {
+        "IVSETTLE_DATABASE_URL": settings.database_url,
+        "IVSETTLE_NOW": NOW.isoformat(),
+        "IVSETTLE_CPR_KEY": CPR_KEY,
+        "IVSETTLE_CPR_HASH_KEY": CPR_HASH_KEY,
+    }
+    ok = run_cli(env, tmp_path, "verify")
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.count("29 statements") == 3 and ok.stdout.count("verified") == 3
+    february = run_cli(env, tmp_path, "verify", "2024-02", "--json")
+    assert february.returncode == 0, february.stderr
+    assert [(c["period"], c["ok"]) for c in json.loads(february.stdout)] == [("2024-02", True)]
+
+    async def tamper() -> None:
+        app = create_app(settings)
+        async with app.state.sessionmaker() as session:
+            await _change_a_statement_line(session, app.state.engine.dialect.name)
+            await session.commit()
+        await app.state.engine.dispose()
+
+    asyncio.run(tamper())
+    failed = run_cli(env, tmp_path, "verify")
+    assert failed.returncode == 1
+    assert "FAILED" in failed.stdout and "verification failed for 2024-01" in failed.stderr
