@@ -13,6 +13,7 @@ from service.course.router import router as course_router
 from service.crypto import load_vault
 from service.db import create_engine, create_sessionmaker
 from service.errors import install_error_handlers
+from service.monitoring.router import router as monitoring_router
 from service.openapi_responses import install as document_problems
 from service.reference.cache import ReferenceCache
 from service.reference.router import router as reference_router
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         course_router,
         visit_router,
         settlement_router,
+        monitoring_router,
     ):
         app.include_router(router)
     return app

@@ -74,6 +74,7 @@ class Targets:
     code: str = "157"
     fmt: str = "csv"
     year: int = 2024
+    quarter: str = "2024Q1"
 
     def params(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -188,11 +189,18 @@ MATRIX: dict[tuple[str, str], Access] = {
         allow("region", "municipality"), foreign={"municipality": 404}
     ),
     ("GET", "/api/v1/staircase/{year}"): Access(allow("region", "municipality")),
+    # Monitoring (§4.1): the region all municipalities; a municipality its own figures (without
+    # `municipality_code` a foreign key simply gets its own; asking for another's is a 404,
+    # tests/test_monitoring.py).
+    ("GET", "/api/v1/monitoring/{quarter}"): Access(allow("region", "municipality")),
+    ("GET", "/api/v1/monitoring/{quarter}.{fmt}"): Access(allow("region", "municipality")),
 }
 
 
 def app_routes(app: FastAPI) -> set[tuple[str, str]]:
-    """(method, path template) of every API route, included routers flattened."""
+    """(method, path template) of every API route, included routers flattened. The web
+    pages (service/web, left out of the OpenAPI document) answer with sign-in redirects and
+    HTML, not problem+json: tests/test_web.py holds their access rules."""
     try:  # FastAPI ≥ 0.16x keeps included routers as branches of the route table
         from fastapi.routing import iter_route_contexts
     except ImportError:
@@ -202,7 +210,7 @@ def app_routes(app: FastAPI) -> set[tuple[str, str]]:
     return {
         (method, path)
         for route, path in flat
-        if isinstance(route, APIRoute)
+        if isinstance(route, APIRoute) and route.include_in_schema
         for method in route.methods - {"HEAD", "OPTIONS"}
     }
 
