@@ -24,6 +24,7 @@ from service.settings import Settings, get_settings
 from service.settlement.router import router as settlement_router
 from service.tariff.router import router as tariff_router
 from service.visit.router import router as visit_router
+from service.web import install as install_web_pages
 
 DESCRIPTION = """
 Records municipal IV-treatment courses in the Capital Region of Denmark and settles them
@@ -74,4 +75,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         monitoring_router,
     ):
         app.include_router(router)
+    install_web_pages(app)  # HTML pages and /static, outside the OpenAPI document
     return app

@@ -1,0 +1,346 @@
+"""The web pages (Danish): sign-in, the region's period overview and issuing, statements
+with filters and downloads, and the staircase. Monitoring is in service.web.monitoring.
+
+Every page calls the same use cases as the API (service.settlement.service and
+.downloads), so what a page shows is what the API answers, with the same access rules:
+the region sees every municipality; a municipality only its own (a foreign one is 404).
+None of these routes is in the OpenAPI document: they are not part of the API contract.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi.responses import RedirectResponse
+
+from service import audit
+from service.deps import ANY_ROLE
+from service.domain.money import format_kr, parse_kr
+from service.domain.settlement import Period
+from service.errors import Conflict, Forbidden, NotFound, Unauthenticated
+from service.report.labels import kr_text
+from service.settlement import downloads, repository, service
+from service.settlement.schemas import LineOut, StatementOut
+from service.web.charts import Bar, hbar_chart, staircase_chart
+from service.web.pages import (
+    MESSAGES,
+    SIGN_IN_PATH,
+    Page,
+    PageDb,
+    PageRoute,
+    check_origin,
+    message_for,
+    principal_for_key,
+    render,
+    safe_next,
+    sealer,
+    signed_in,
+)
+from service.web.session import (
+    COOKIE_NAME,
+    clear_session_cookie,
+    set_session_cookie,
+)
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+AnyPage = Annotated[Page, Depends(signed_in(*ANY_ROLE))]
+RegionPage = Annotated[Page, Depends(signed_in("region"))]
+FinancePage = Annotated[Page, Depends(signed_in("region", "municipality"))]
+FORMATS = ("csv", "xlsx", "pdf")
+SIGN_IN_NOTICES = {
+    "ud": "Du er logget ud.",
+    "ugyldig": "Din nøgle er ikke længere gyldig. Log ind med en gyldig nøgle.",
+}
+
+
+def kr_of_ore(value: int | float) -> str:
+    return kr_text(format_kr(int(value)))
+
+
+# --- signing in and out ------------------------------------------------------------------
+
+
+@router.get(SIGN_IN_PATH)
+async def sign_in_form(
+    request: Request, naeste: str | None = None, besked: str | None = None
+) -> Response:
+    return render(
+        request,
+        "sign_in.html",
+        {"next": safe_next(naeste), "notice": SIGN_IN_NOTICES.get(besked or "")},
+    )
+
+
+@router.post(SIGN_IN_PATH)
+async def sign_in(
+    request: Request,
+    session: PageDb,
+    api_key: Annotated[str, Form(max_length=200)] = "",
+    naeste: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
+    """Checks the key as the API does, then keeps it sealed in the session cookie."""
+    check_origin(request)
+    key = api_key.strip()
+    try:
+        if not key:
+            raise Unauthenticated("missing_api_key", "no key given")
+        await principal_for_key(request, session, key)
+    except Unauthenticated as exc:
+        # The request's transaction first: the audit row is written in a session of its own.
+        await session.rollback()
+        await audit.record_denied(request, 401, exc.code)
+        return render(
+            request,
+            "sign_in.html",
+            {"next": safe_next(naeste), "error": MESSAGES["invalid_api_key"]},
+            status_code=401,
+        )
+    seal = sealer(request)
+    response = RedirectResponse(safe_next(naeste), status_code=303)
+    set_session_cookie(response, request, seal.seal(seal.new(key)))
+    return response
+
+
+@router.post("/log-ud")
+async def sign_out(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
+    """Clears the cookie. A live session must send its CSRF token (no cross-site sign-out)."""
+    check_origin(request)
+    web_session = sealer(request).open(request.cookies.get(COOKIE_NAME))
+    if web_session is not None and not web_session.csrf_ok(csrf):
+        raise Forbidden("csrf_token_invalid", "the form's CSRF token is missing or wrong")
+    response = RedirectResponse(f"{SIGN_IN_PATH}?besked=ud", status_code=303)
+    clear_session_cookie(response, request)
+    return response
+
+
+# --- home ----------------------------------------------------------------------------------
+
+
+async def _latest_issued(page: Page) -> Period | None:
+    last = await repository.last_issue(page.ctx.session)
+    return Period.parse(last.period) if last is not None else None
+
+
+@router.get("/")
+async def home(request: Request, page: AnyPage) -> Response:
+    """The region lands on the period to issue next (or the last issued); a municipality on
+    its latest statement; other roles have nothing here."""
+    ended = Period.of(page.ctx.clock.today()).previous()
+    last = await _latest_issued(page)
+    principal = page.principal
+    if principal.role == "region":
+        # The period to issue next once it has ended; before any issue, the month just ended.
+        target = last.next() if last is not None and last < ended else (last or ended)
+        return RedirectResponse(f"/perioder/{target}", status_code=303)
+    if principal.role == "municipality":
+        target = last or ended
+        return RedirectResponse(
+            f"/perioder/{target}/kommuner/{principal.org_code}", status_code=303
+        )
+    return render(request, "nothing.html", page=page)
+
+
+# --- the region's period overview and issuing ----------------------------------------------
+
+
+def _neighbours(period_text: str) -> tuple[str, str]:
+    period = service.parse_period(period_text)
+    return str(period.previous()), str(period.next())
+
+
+@router.get("/perioder/{period}")
+async def overview(
+    request: Request, period: str, page: RegionPage, udstedt: str | None = None
+) -> Response:
+    summary = await service.region_summary(page.ctx, period)
+    previous, following = _neighbours(period)
+    chart = hbar_chart(
+        [Bar(m.municipality_name, parse_kr(m.total)) for m in summary.municipalities],
+        title=f"I alt pr. kommune, {summary.period}",
+        value_text=kr_of_ore,
+    )
+    return render(
+        request,
+        "overview.html",
+        {
+            "summary": summary,
+            "previous": previous,
+            "following": following,
+            "chart": chart,
+            "issued_notice": udstedt if summary.state == "issued" else None,
+        },
+        page=page,
+    )
+
+
+@router.get("/perioder/{period}/udsted")
+async def confirm_issue(request: Request, period: str, page: RegionPage) -> Response:
+    """The confirmation step: names the period and the total that will be issued."""
+    summary = await service.region_summary(page.ctx, period)
+    return render(request, "confirm_issue.html", {"summary": summary}, page=page)
+
+
+@router.post("/perioder/{period}/udsted")
+async def issue(
+    request: Request,
+    period: str,
+    page: RegionPage,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    confirmed_total: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """Issues through the API's use case; a conflict (not ended, out of sequence, another
+    issue in progress) is shown in Danish, and success goes back to the overview."""
+    check_origin(request)
+    if not page.session.csrf_ok(csrf):
+        raise Forbidden("csrf_token_invalid", "the form's CSRF token is missing or wrong")
+    try:
+        summary, created = await service.issue_period(page.ctx, period)
+    except Conflict as exc:
+        await page.ctx.session.rollback()
+        return render(
+            request,
+            "issue_failed.html",
+            {"period": period, "message": message_for(exc), "code": exc.code},
+            status_code=409,
+            page=page,
+        )
+    outcome = "ny" if created else "allerede"
+    if created and confirmed_total and confirmed_total != summary.total:
+        outcome = "aendret"
+    return RedirectResponse(f"/perioder/{summary.period}?udstedt={outcome}", status_code=303)
+
+
+def _download(file: downloads.File) -> Response:
+    return Response(
+        content=file.content,
+        media_type=file.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{file.filename}"'},
+    )
+
+
+@router.get("/perioder/{period}/region.xlsx")
+async def region_summary_download(period: str, page: RegionPage) -> Response:
+    return _download(await downloads.region_summary_file(page.ctx, period))
+
+
+# --- statements ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineFilter:
+    """The statement page's filters (GET parameters); an unknown value means "all"."""
+
+    treatment: str | None
+    tier: int | None
+    kind: str | None
+    adjustment: bool | None
+
+    @classmethod
+    def parse(
+        cls, behandling: str | None, trin: str | None, ydelse: str | None, regulering: str | None
+    ) -> LineFilter:
+        return cls(
+            behandling if behandling in ("antibiotics", "fluids", "pump") else None,
+            int(trin) if trin in ("1", "2", "3") else None,
+            ydelse if ydelse in ("course_fee", "day_fee") else None,
+            {"ja": True, "nej": False}.get(regulering or ""),
+        )
+
+    def keeps(self, line: LineOut) -> bool:
+        return (
+            (self.treatment is None or line.treatment_type == self.treatment)
+            and (self.tier is None or line.tier == self.tier)
+            and (self.kind is None or line.kind == self.kind)
+            and (self.adjustment is None or line.adjustment == self.adjustment)
+        )
+
+    @property
+    def active(self) -> bool:
+        return any(v is not None for v in (self.treatment, self.tier, self.kind, self.adjustment))
+
+
+def _sum(lines: list[LineOut]) -> str:
+    return format_kr(sum(parse_kr(line.amount) for line in lines))
+
+
+# Registered before the page: "157.xlsx" must not be read as a municipality code.
+@router.get("/perioder/{period}/kommuner/{code}.{fmt}")
+async def statement_download(period: str, code: str, fmt: str, page: FinancePage) -> Response:
+    """The same bytes as the API's download (an issued statement's stored file)."""
+    if fmt not in FORMATS:
+        raise NotFound("not_found", "no such file")
+    return _download(await downloads.statement_file(page.ctx, period, code, fmt))
+
+
+@router.get("/perioder/{period}/kommuner/{code}")
+async def statement_page(
+    request: Request,
+    period: str,
+    code: str,
+    page: FinancePage,
+    behandling: str | None = None,
+    trin: str | None = None,
+    ydelse: str | None = None,
+    regulering: str | None = None,
+) -> Response:
+    statement: StatementOut = await service.get_statement(page.ctx, period, code)
+    chosen = LineFilter.parse(behandling, trin, ydelse, regulering)
+    shown = [line for line in statement.lines if chosen.keeps(line)]
+    regular = [line for line in shown if not line.adjustment]
+    adjustments = [line for line in shown if line.adjustment]
+    previous, following = _neighbours(period)
+    return render(
+        request,
+        "statement.html",
+        {
+            "s": statement,
+            "filter": chosen,
+            "regular": regular,
+            "adjustments": adjustments,
+            "regular_sum": _sum(regular),
+            "adjustment_sum": _sum(adjustments),
+            "shown_sum": _sum(shown),
+            "previous": previous,
+            "following": following,
+            "base": f"/perioder/{statement.period}/kommuner/{statement.municipality_code}",
+            "formats": FORMATS,
+        },
+        page=page,
+    )
+
+
+# --- the staircase ---------------------------------------------------------------------------
+
+
+@router.get("/trappemodel")
+async def staircase_now(page: FinancePage) -> Response:
+    return RedirectResponse(f"/trappemodel/{page.ctx.clock.today().year}", status_code=303)
+
+
+@router.get("/trappemodel/{year}")
+async def staircase_page(request: Request, year: str, page: FinancePage) -> Response:
+    if not (year.isdigit() and 2021 <= int(year) <= 2100):
+        raise NotFound("not_found", "no such year")
+    out = await service.staircase(page.ctx, int(year))
+    thresholds = out.tier_thresholds
+    tiers = [
+        (tier, start + 1, end)
+        for tier, (start, end) in enumerate(
+            zip([0, *thresholds], [*thresholds, None], strict=True), start=1
+        )
+    ]
+    return render(
+        request,
+        "staircase.html",
+        {
+            "st": out,
+            "tiers": tiers,
+            "chart": staircase_chart(out.counted, thresholds, year=out.year),
+            "previous": out.year - 1,
+            "following": out.year + 1,
+        },
+        page=page,
+    )
