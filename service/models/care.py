@@ -151,7 +151,8 @@ class Visit(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     course_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("courses.id"), index=True)
     started_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    local_date: Mapped[date]
+    # Indexed: monitoring reads a quarter's visits by their local date.
+    local_date: Mapped[date] = mapped_column(index=True)
     duration_minutes: Mapped[int]
     setting: Mapped[str] = mapped_column(String(10))
     administered: Mapped[bool] = mapped_column(Boolean)
