@@ -85,6 +85,7 @@ def serve(
             f"{base}/api/v1/settlements/{last}/statements/157.pdf"
         )
     typer.echo(f"ivsettle on {_describe(settings)}")
+    typer.echo(f"Web pages (sign in with a key): {base}/")
     typer.echo(f"Interactive API docs: {base}/docs")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
