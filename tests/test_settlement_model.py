@@ -58,6 +58,7 @@ from hypothesis.stateful import (
 from service.auth import key_digest, new_api_key
 from service.main import create_app
 from service.models import ApiClient
+from service.settlement.verify import IssueCheck, verify
 from tests.conftest import _reset_postgres, settings_for
 from tests.factories import referral_payload
 from tests.settlement_model import (
@@ -478,6 +479,15 @@ class SettlementMachine(RuleBasedStateMachine):
         )
         self.issued[text] = snapshot
         self.check_courses()
+        # Every issue so far recomputes from the recorded history, hash for hash.
+        checks = self.run(self.verify_all())
+        failed = [(c.period, c.problems, [s.problems for s in c.statements if s.problems])
+                  for c in checks if not c.ok]  # fmt: skip
+        assert not failed and len(checks) == len(self.issued), failed
+
+    async def verify_all(self) -> list[IssueCheck]:
+        async with self.app.state.sessionmaker() as session:
+            return await verify(session)
 
     # --- invariants ----------------------------------------------------------------------
 
