@@ -27,7 +27,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from service.monitoring.schemas import CountOut, FiguresOut, MonitoringOut
 from service.report.labels import MONTHS, Cell, date_text, treatment_label
-from service.report.workbook import _to_bytes, _workbook
+from service.report.workbook import new_workbook, workbook_bytes
 
 REASON_LABELS: Final[dict[str, str]] = {
     "capacity": "kapacitet",
@@ -286,7 +286,7 @@ def monitoring_xlsx(m: MonitoringOut) -> bytes:
     """A workbook: "Oversigt" (the first row's figures, one per line, and the definitions)
     and "Nøgletal" (the table of the CSV, one row per scope)."""
     headings, rows = table(m)
-    wb = _workbook(f"Monitorering {m.quarter}", m.computed_at)
+    wb = new_workbook(f"Monitorering {m.quarter}", m.computed_at)
     overview = wb.active
     assert overview is not None  # a new workbook always has its first sheet
     if rows:
@@ -300,7 +300,7 @@ def monitoring_xlsx(m: MonitoringOut) -> bytes:
     ws.freeze_panes = "C2"
     for index, heading in enumerate(headings, start=1):
         ws.column_dimensions[get_column_letter(index)].width = max(10, min(len(heading) + 2, 40))
-    return _to_bytes(wb, m.computed_at)
+    return workbook_bytes(wb, m.computed_at)
 
 
 # --- file names ---------------------------------------------------------------------------

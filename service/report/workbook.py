@@ -62,7 +62,7 @@ Row = Sequence[Cell | None]
 # --- writing a workbook deterministically ------------------------------------------------
 
 
-def _workbook(title: str, when: datetime | None) -> Workbook:
+def new_workbook(title: str, when: datetime | None) -> Workbook:
     wb = Workbook()
     stamp = document_time(when).replace(tzinfo=None)  # openpyxl takes naive UTC
     wb.properties.created = stamp
@@ -95,7 +95,7 @@ def _repack(raw: bytes, when: datetime | None) -> bytes:
     return out.getvalue()
 
 
-def _to_bytes(wb: Workbook, when: datetime | None) -> bytes:
+def workbook_bytes(wb: Workbook, when: datetime | None) -> bytes:
     raw = io.BytesIO()
     with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
         ExcelWriter(wb, archive).save()
@@ -184,14 +184,14 @@ def _statement_summary(ws: Worksheet, s: StatementOut) -> None:
 
 def statement_xlsx(s: StatementOut) -> bytes:
     """The statement as a workbook: "Opsummering" (identity and totals), "Linjer" (lines)."""
-    wb = _workbook(f"Afregningsopgørelse {s.municipality_name} {s.period}", s.issued_at)
+    wb = new_workbook(f"Afregningsopgørelse {s.municipality_name} {s.period}", s.issued_at)
     summary = wb.active
     assert summary is not None  # a new workbook always has its first sheet
     _statement_summary(summary, s)
     lines = wb.create_sheet("Linjer")
     _table(lines, LINE_HEADINGS, (line_cells(line) for line in s.lines))
     _widths(lines, (38, 10, 14, 8, 16, 16, 6, 10, 16, 10, 12, 15, 18))
-    return _to_bytes(wb, s.issued_at)
+    return workbook_bytes(wb, s.issued_at)
 
 
 # --- the region summary -------------------------------------------------------------------
@@ -275,7 +275,7 @@ def _staircase(ws: Worksheet, r: RegionSummaryOut) -> None:
 def region_summary_xlsx(r: RegionSummaryOut) -> bytes:
     """The region summary: an overview, the municipalities, totals by type, tier and
     hospital, and the staircase, one sheet each."""
-    wb = _workbook(f"Regionsoversigt {r.period}", r.issued_at)
+    wb = new_workbook(f"Regionsoversigt {r.period}", r.issued_at)
     overview = wb.active
     assert overview is not None
     _region_overview(overview, r)
@@ -305,4 +305,4 @@ def region_summary_xlsx(r: RegionSummaryOut) -> bytes:
         _append(ws, ("I alt", kr_decimal(r.total)), bold=True)
         _widths(ws, (20, 16))
     _staircase(wb.create_sheet("Trappemodel"), r)
-    return _to_bytes(wb, r.issued_at)
+    return workbook_bytes(wb, r.issued_at)
