@@ -122,18 +122,11 @@ async def test_a_changed_history_is_found(app: FastAPI, api: MakeApi) -> None:
     sqlite = app.state.engine.dialect.name == "sqlite"
     course_id = made["short"]["id"].replace("-", "") if sqlite else made["short"]["id"]
     async with app.state.sessionmaker() as session:
-        # Deliberate work: the history is append-only, so its guard goes first.
-        if sqlite:
-            await session.execute(text("DROP TRIGGER course_versions_no_update"))
-        else:
-            await session.execute(
-                text("ALTER TABLE course_versions DISABLE TRIGGER course_versions_append_only")
-            )
-        await session.execute(
-            text(
-                "UPDATE course_versions SET end_date = '2024-01-31' "
-                "WHERE course_id = :id AND change = 'corrected'"
-            ),
+        await _update_behind_the_guard(
+            session,
+            "course_versions",
+            "UPDATE course_versions SET end_date = '2024-01-31' "
+            "WHERE course_id = :id AND change = 'corrected'",
             {"id": course_id},
         )
         await session.commit()
@@ -144,26 +137,35 @@ async def test_a_changed_history_is_found(app: FastAPI, api: MakeApi) -> None:
     assert "differs from what was issued" in failed[0].problems[0]
 
 
-async def _change_a_statement_line(session: AsyncSession, dialect: str) -> None:
-    # Deliberate work: issued lines are write-once, so their guard goes first.
-    if dialect == "sqlite":
-        await session.execute(text("DROP TRIGGER statement_lines_no_update"))
-    else:
-        await session.execute(
-            text("ALTER TABLE statement_lines DISABLE TRIGGER statement_lines_write_once")
-        )
-    await session.execute(
-        text(
-            "UPDATE statement_lines SET amount_ore = amount_ore + 100 WHERE id = "
-            "(SELECT min(id) FROM statement_lines)"
-        )
+async def _update_behind_the_guard(
+    session: AsyncSession, table: str, sql: str, params: dict[str, Any] | None = None
+) -> None:
+    """Deliberate work: the table's triggers refuse UPDATE, so lift them for this one
+    statement. On PostgreSQL they are enabled again in the same transaction (the test
+    database outlives this test); SQLite's file is this test's own copy."""
+    if session.bind is not None and session.bind.dialect.name == "sqlite":
+        await session.execute(text(f"DROP TRIGGER {table}_no_update"))
+        await session.execute(text(sql), params or {})
+        return
+    guard = f"{table}_write_once" if table == "statement_lines" else f"{table}_append_only"
+    await session.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER {guard}"))
+    await session.execute(text(sql), params or {})
+    await session.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER {guard}"))
+
+
+async def _change_a_statement_line(session: AsyncSession) -> None:
+    await _update_behind_the_guard(
+        session,
+        "statement_lines",
+        "UPDATE statement_lines SET amount_ore = amount_ore + 100 WHERE id = "
+        "(SELECT min(id) FROM statement_lines)",
     )
 
 
 async def test_a_changed_statement_line_is_found(app: FastAPI, api: MakeApi) -> None:
     await _history(app, api)
     async with app.state.sessionmaker() as session:
-        await _change_a_statement_line(session, app.state.engine.dialect.name)
+        await _change_a_statement_line(session)
         await session.commit()
     (january,) = await _checks(app, "2024-01")
     assert not january.ok
@@ -233,7 +235,7 @@ def test_verify_command_reports_and_fails_on_a_change(settings: Settings, tmp_pa
     async def tamper() -> None:
         app = create_app(settings)
         async with app.state.sessionmaker() as session:
-            await _change_a_statement_line(session, app.state.engine.dialect.name)
+            await _change_a_statement_line(session)
             await session.commit()
         await app.state.engine.dispose()
 
