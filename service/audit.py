@@ -23,14 +23,12 @@ from service.auth import Principal
 from service.crypto import CprVault
 from service.domain.cpr import InvalidCpr, normalize_cpr
 from service.models import AuditEvent, Course, Referral
-from service.requestctx import current_request_id, route_template
+from service.requestctx import SIX_DIGITS, current_request_id, route_template
 
 DENIED = "access.denied"
 
-# A value kept as it is: a short code (status, kommunekode, period, id) with no run of six
-# digits, which is what a CPR number (or a birth date) would bring.
+# A value kept as it is: a short code (status, kommunekode, period, id) without SIX_DIGITS.
 _PLAIN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-_SIX_DIGITS = re.compile(r"[0-9]{6}")
 # Path parameters that name an object whose patient the audit row can point to.
 _OBJECTS: dict[str, tuple[str, type[Course] | type[Referral]]] = {
     "course_id": ("course", Course),
@@ -91,7 +89,7 @@ def pseudonymise(vault: CprVault, value: object) -> Any:
     if isinstance(value, date | uuid.UUID):
         return str(value)
     text = str(value)
-    if _PLAIN.match(text) and not _SIX_DIGITS.search(text):
+    if _PLAIN.match(text) and not SIX_DIGITS.search(text):
         return text
     try:
         return {"cpr_hash": vault.lookup_hash(normalize_cpr(text))}

@@ -28,7 +28,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service import audit
 from service.domain.scope import Violation
-from service.requestctx import REQUEST_ID_SCOPE_KEY, current_request_id, route_template, scrub_cpr
+from service.requestctx import (
+    REQUEST_ID_SCOPE_KEY,
+    SIX_DIGITS,
+    current_request_id,
+    route_template,
+    scrub_cpr,
+)
 
 log = logging.getLogger("ivsettle")
 
@@ -118,13 +124,12 @@ async def _service_error(request: Request, exc: Exception) -> JSONResponse:
 # A field name as the schema spells it. Anything else in a location (an unknown key of
 # the body, a key of a dict) is the client's text and is not repeated back.
 _FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-_SIX_DIGITS = re.compile(r"[0-9]{6}")
 
 
 def _loc_part(part: int | str) -> str:
     if isinstance(part, int):
         return str(part)
-    return part if _FIELD_NAME.match(part) and not _SIX_DIGITS.search(part) else "*"
+    return part if _FIELD_NAME.match(part) and not SIX_DIGITS.search(part) else "*"
 
 
 def _field_path(loc: Sequence[int | str]) -> str:

@@ -17,6 +17,9 @@ REQUEST_ID_SCOPE_KEY = "ivsettle.request_id"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # A CPR number in free text: 6 digits, an optional hyphen, 4 digits, not inside a longer
 # word or number (so UUIDs, amounts and timestamps do not match).
+# Six digits in a row: what a CPR number or a birth date brings into a field name or a
+# search criterion that should be a plain code (such text is masked or hashed, not kept).
+SIX_DIGITS = re.compile(r"[0-9]{6}")
 CPR_SHAPED = re.compile(r"(?<![0-9A-Za-z])[0-9]{6}-?[0-9]{4}(?![0-9A-Za-z])")
 
 

@@ -9,7 +9,6 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -31,7 +30,8 @@ from service.web.charts import (
 from service.web.pages import safe_next
 from service.web.session import COOKIE_NAME, SessionSealer, derive_cookie_key
 from tests.conftest import CPR_GUARD, NOW, Api, MakeApi, settings_for
-from tests.factories import CPR_A, CPR_B, make_course
+from tests.factories import CPR_A, CPR_B
+from tests.test_settlement import completed_course
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -66,19 +66,6 @@ async def browser(app: FastAPI) -> AsyncIterator[Browser]:
     yield make
     for client in opened:
         await client.aclose()
-
-
-async def completed_course(
-    hospital: Api, municipality: Api, start: str, end: str, treatment: str, cpr: str
-) -> dict[str, Any]:
-    course = await make_course(
-        hospital, municipality, start_date=start, treatment_type=treatment, patient_cpr=cpr
-    )
-    r = await municipality.post(
-        f"/api/v1/courses/{course['id']}/complete", json={"end_date": end, "reason": "completed"}
-    )
-    assert r.status_code == 200, r.text
-    return course
 
 
 @pytest.fixture

@@ -312,7 +312,7 @@ def content_hash(statement: StatementOut) -> str:
     return hashlib.sha256(canonical_content(statement)).hexdigest()
 
 
-async def _municipalities(session: AsyncSession) -> list[Municipality]:
+async def all_municipalities(session: AsyncSession) -> list[Municipality]:
     return list((await session.scalars(select(Municipality).order_by(Municipality.code))).all())
 
 
@@ -320,7 +320,7 @@ def _payer_out(payer: Payer) -> PayerOut:
     return PayerOut(name=payer.name, cvr=payer.cvr, gln=payer.gln)
 
 
-async def _stored_statements(
+async def stored_statements(
     session: AsyncSession, issue: SettlementIssue, only: str | None = None
 ) -> list[StatementOut]:
     statements = [
@@ -329,7 +329,7 @@ async def _stored_statements(
         if only is None or s.municipality_code == only
     ]
     lines = await repository.lines_of(session, [s.id for s in statements])
-    names = {m.code: m for m in await _municipalities(session)}
+    names = {m.code: m for m in await all_municipalities(session)}
     issuer = await session.get(ApiClient, issue.issued_by)
     inputs = _inputs(
         issue.tariff_versions,
@@ -362,7 +362,7 @@ def _inputs(
     )
 
 
-def _draft_statements(
+def draft_statements(
     run: Run, municipalities: Sequence[Municipality], issued_by: str | None = None
 ) -> list[StatementOut]:
     payer = _payer_out(run.payer)
@@ -385,7 +385,7 @@ async def _statements(
     """The period's statements: stored when issued, else a draft computed now."""
     issue = await repository.issue_of(session, period)
     if issue is not None:
-        return await _stored_statements(session, issue, only), issue
+        return await stored_statements(session, issue, only), issue
     last = await repository.last_issue(session)
     if last is not None and period < Period.parse(last.period):
         raise Conflict(
@@ -394,8 +394,10 @@ async def _statements(
             "what it owes was settled in later statements",
         )
     run = await compute(session, period)
-    municipalities = [m for m in await _municipalities(session) if only is None or m.code == only]
-    return _draft_statements(run, municipalities), None
+    municipalities = [
+        m for m in await all_municipalities(session) if only is None or m.code == only
+    ]
+    return draft_statements(run, municipalities), None
 
 
 # --- use cases ---------------------------------------------------------------------------
@@ -476,7 +478,7 @@ async def _issue(ctx: Ctx, transaction: repository.IssueTransaction, period: Per
     except (PeriodNotEnded, PeriodOutOfSequence) as exc:
         raise _domain_error(exc) from None
     run = await compute(session, period)
-    municipalities = await _municipalities(session)
+    municipalities = await all_municipalities(session)
     number = await repository.next_statement_number(session, run.payer.cvr, period.year)
     await transaction.start_writing()
     issue_id = uuid.uuid4()
@@ -520,7 +522,7 @@ async def _issue(ctx: Ctx, transaction: repository.IssueTransaction, period: Per
     )
     statement_rows: list[dict[str, Any]] = []
     line_rows: list[dict[str, Any]] = []
-    for offset, draft in enumerate(_draft_statements(run, municipalities, ctx.principal.name)):
+    for offset, draft in enumerate(draft_statements(run, municipalities, ctx.principal.name)):
         issued = draft.model_copy(
             update={
                 "number": number + offset,

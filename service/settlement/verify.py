@@ -24,11 +24,11 @@ from service.models import ApiClient, SettlementIssue
 from service.settlement import repository
 from service.settlement.service import (
     RunInputs,
-    _draft_statements,
-    _municipalities,
-    _stored_statements,
+    all_municipalities,
     content_hash,
+    draft_statements,
     settle,
+    stored_statements,
 )
 
 
@@ -63,7 +63,7 @@ async def verify(session: AsyncSession, period: Period | None = None) -> list[Is
 
 async def _verify_issue(session: AsyncSession, issue: SettlementIssue) -> IssueCheck:
     period = Period.parse(issue.period)
-    stored = await _stored_statements(session, issue)
+    stored = await stored_statements(session, issue)
     checks = {
         s.municipality_code: StatementCheck(s.municipality_code, s.number or 0, s.hash or "")
         for s in stored
@@ -98,8 +98,8 @@ async def _verify_issue(session: AsyncSession, issue: SettlementIssue) -> IssueC
     if placed_then != placed_now:
         result.problems.append("the staircase places it gave differ from the recomputed ones")
     issuer = await session.get(ApiClient, issue.issued_by)
-    drafts = _draft_statements(
-        run, await _municipalities(session), issuer.name if issuer is not None else None
+    drafts = draft_statements(
+        run, await all_municipalities(session), issuer.name if issuer is not None else None
     )
     numbers = {s.municipality_code: s for s in stored}
     for draft in drafts:
