@@ -2,7 +2,6 @@ FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md alembic.ini ./
 COPY service ./service
-COPY migrations ./migrations
 COPY contracts ./contracts
 RUN pip install --no-cache-dir -e .
 EXPOSE 8000

@@ -19,10 +19,11 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from service.auth import key_digest, new_api_key
-from service.crypto import new_key_text
-from service.migrate import load_reference, upgrade_to_head
-from service.settings import Settings
+from service.access.auth import key_digest, new_api_key
+from service.access.vault import new_key_text
+from service.kit.migrate import upgrade_to_head
+from service.kit.settings import Settings
+from service.reference.loader import load_reference
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN = os.environ.get(

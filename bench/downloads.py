@@ -18,11 +18,11 @@ from sqlalchemy import func, select
 
 from bench._common import ROOT, bench_settings, machine, write_results
 from bench.settlement import REGION
-from service.auth import Principal
-from service.clock import Clock
-from service.crypto import load_vault
-from service.db import create_engine, create_sessionmaker
+from service.access.auth import Principal
+from service.access.vault import load_vault
 from service.deps import Ctx
+from service.kit.clock import Clock
+from service.kit.db import create_engine, create_sessionmaker
 from service.models import Statement, StatementLine
 from service.settlement import downloads
 

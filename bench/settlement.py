@@ -29,15 +29,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, text
 
 from bench._common import ROOT, bench_settings, fresh_pg_database, machine, write_results
-from service.auth import Principal
-from service.clock import Clock
-from service.crypto import load_vault
-from service.db import create_engine, create_sessionmaker
+from service.access.auth import Principal
+from service.access.vault import load_vault
 from service.deps import Ctx
 from service.domain.settlement import Period
-from service.migrate import load_reference, upgrade_to_head
+from service.kit.clock import Clock
+from service.kit.db import create_engine, create_sessionmaker
+from service.kit.migrate import upgrade_to_head
+from service.kit.settings import Settings
 from service.models import ApiClient, Course, Patient, Referral, Visit
-from service.settings import Settings
+from service.reference.loader import load_reference
 from service.settlement import service as settlement
 from service.simulation.populations import POPULATION_2024
 

@@ -13,10 +13,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.auth import Principal, Role, key_digest
-from service.clock import Clock
-from service.crypto import CprVault
+from service.access.auth import Principal, Role, key_digest
+from service.access.vault import CprVault
 from service.errors import Forbidden, Unauthenticated
+from service.kit.clock import Clock
 from service.models import ApiClient
 from service.reference.cache import ReferenceCache
 

@@ -26,9 +26,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service import audit
+from service.access import audit
 from service.domain.scope import Violation
-from service.requestctx import (
+from service.kit.requestctx import (
     REQUEST_ID_SCOPE_KEY,
     SIX_DIGITS,
     current_request_id,

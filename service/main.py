@@ -8,19 +8,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service import __version__
-from service.clock import Clock
+from service.access.vault import load_vault
 from service.course.router import router as course_router
-from service.crypto import load_vault
-from service.db import create_engine, create_sessionmaker
 from service.errors import install_error_handlers
+from service.kit.clock import Clock
+from service.kit.db import create_engine, create_sessionmaker
+from service.kit.openapi_responses import install as document_problems
+from service.kit.requestctx import BodySizeLimitMiddleware, RequestIdMiddleware, scrub_access_log
+from service.kit.retry import TransactionRetryMiddleware
+from service.kit.settings import Settings, get_settings
 from service.monitoring.router import router as monitoring_router
-from service.openapi_responses import install as document_problems
 from service.reference.cache import ReferenceCache
 from service.reference.router import router as reference_router
 from service.referral.router import router as referral_router
-from service.requestctx import BodySizeLimitMiddleware, RequestIdMiddleware, scrub_access_log
-from service.retry import TransactionRetryMiddleware
-from service.settings import Settings, get_settings
 from service.settlement.router import router as settlement_router
 from service.tariff.router import router as tariff_router
 from service.visit.router import router as visit_router

@@ -31,12 +31,13 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from service.auth import key_digest, new_api_key
-from service.crypto import CprVault, new_key_text
+from service.access.auth import key_digest, new_api_key
+from service.access.vault import CprVault, new_key_text
+from service.kit.migrate import upgrade_to_head
+from service.kit.settings import Settings
 from service.main import create_app
-from service.migrate import load_reference, upgrade_to_head
 from service.models import ApiClient
-from service.settings import Settings
+from service.reference.loader import load_reference
 from tests.pg import PG_ADMIN_URL, drop_test_database, ensure_test_database, pg_reachable
 
 NOW = datetime.fromisoformat("2024-06-15T10:00:00+02:00")
@@ -100,7 +101,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 async def _reset_postgres(url: str, tmp: Path) -> None:
     settings = settings_for(url, tmp)
-    from service.db import create_engine
+    from service.kit.db import create_engine
 
     engine = create_engine(settings)
     async with engine.begin() as conn:
@@ -200,7 +201,7 @@ async def api(app: FastAPI) -> AsyncIterator[MakeApi]:
 # must never hold one, and fails the run on a match, naming where, never the whole number.
 
 ROLES_WITHOUT_CPR = frozenset({"region", "admin"})
-"""service.patients.may_see_cpr: only the referring hospital and the treating municipality
+"""service.access.patients.may_see_cpr: only the referring hospital and the treating municipality
 see CPR numbers (README "Patient data"); the region settles without them, admin has no
 patient data at all."""
 

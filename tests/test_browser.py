@@ -31,11 +31,12 @@ import httpx
 import openpyxl
 import pytest
 
-from service.cli import create_client
-from service.crypto import new_key_text
+from service.access.clients import create_client
+from service.access.vault import new_key_text
 from service.domain.settlement import Period
-from service.migrate import load_reference, upgrade_to_head
-from service.settings import Settings
+from service.kit.migrate import upgrade_to_head
+from service.kit.settings import Settings
+from service.reference.loader import load_reference
 from service.simulation.plan import SimulationOptions
 from service.simulation.run import simulate
 

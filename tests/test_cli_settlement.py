@@ -11,10 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.auth import key_digest, new_api_key
+from service.access.auth import key_digest, new_api_key
+from service.kit.migrate import upgrade_to_head
 from service.main import create_app
-from service.migrate import load_reference, upgrade_to_head
 from service.models import ApiClient
+from service.reference.loader import load_reference
 from tests.conftest import CPR_HASH_KEY, CPR_KEY, NOW, Api, settings_for
 from tests.factories import make_course
 

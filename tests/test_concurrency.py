@@ -27,10 +27,10 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Message, Receive, Scope, Send
 
-from service import audit
+from service.access import audit
 from service.deps import Session
+from service.kit.retry import TransactionRetryMiddleware, is_retryable, sqlstate_of
 from service.models import AuditEvent, Course, Patient, Referral, SettlementIssue, Statement, Visit
-from service.retry import TransactionRetryMiddleware, is_retryable, sqlstate_of
 from tests.conftest import BACKENDS, Api, MakeApi
 from tests.factories import CPR_A, CPR_B, make_course, make_referral, referral_payload, visit
 

@@ -38,9 +38,9 @@ from fastapi import FastAPI
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection
 
-from service.cli import create_client
+from service.access.clients import create_client
 from service.domain.money import parse_kr
-from service.settings import Settings
+from service.kit.settings import Settings
 from tests.conftest import CPR_HASH_KEY, CPR_KEY, NOW, Api, MakeApi
 from tests.factories import CPR_A, CPR_B, make_course, visit
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service import demo
 from service.domain.settlement import Period
 from service.main import create_app
-from service.migrate import prepare_database
+from service.reference.loader import prepare_database
+from service.simulation import demo
 from tests.conftest import settings_for
 
 

@@ -43,7 +43,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from service.auth import key_digest, new_api_key
+from service.access.auth import key_digest, new_api_key
 from service.main import create_app
 from service.models import ApiClient
 from tests.conftest import BACKENDS, NOW, Api, MakeApi, _reset_postgres, settings_for

@@ -20,14 +20,15 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from typer.testing import CliRunner
 
-from service import audit as service_audit
-from service import audit_report
-from service.auth import key_digest, new_api_key
+from service.access import audit as service_audit
+from service.access import audit_report
+from service.access.auth import key_digest, new_api_key
 from service.cli import app as cli_app
+from service.kit.migrate import upgrade_to_head
+from service.kit.settings import get_settings
 from service.main import create_app
-from service.migrate import load_reference, upgrade_to_head
 from service.models import ApiClient, AuditEvent, Patient
-from service.settings import get_settings
+from service.reference.loader import load_reference
 from tests.conftest import (
     CPR_GUARD,
     CPR_HASH_KEY,
@@ -602,7 +603,7 @@ def test_ivsettle_audit_refuses_an_unknown_or_malformed_patient(
 
 def test_the_access_log_masks_a_cpr_in_a_url() -> None:
     """uvicorn's access log writes each request's URL (client input) through this filter."""
-    from service.requestctx import CprScrubbingFilter
+    from service.kit.requestctx import CprScrubbingFilter
 
     record = logging.LogRecord(
         "uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d',

@@ -55,7 +55,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from service.auth import key_digest, new_api_key
+from service.access.auth import key_digest, new_api_key
 from service.main import create_app
 from service.models import ApiClient
 from service.settlement.verify import IssueCheck, verify

@@ -17,17 +17,17 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.auth import Principal
-from service.clock import LOCAL_TZ, Clock
-from service.crypto import load_vault
-from service.db import create_engine, create_sessionmaker
+from service.access.auth import Principal
+from service.access.vault import load_vault
 from service.deps import Ctx
 from service.domain.cpr import normalize_cpr
 from service.domain.scope import within_daytime
 from service.domain.settlement import Period, owed_lines
 from service.domain.tariff import version_for
+from service.kit.clock import LOCAL_TZ, Clock
+from service.kit.db import create_engine, create_sessionmaker
+from service.kit.settings import Settings
 from service.models import SettlementIssue, Statement, StatementLine
-from service.settings import Settings
 from service.settlement import repository
 from service.settlement import service as settlement
 from service.simulation import plan as plan_module

@@ -17,11 +17,11 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.auth import key_digest, new_api_key
+from service.access.auth import key_digest, new_api_key
 from service.domain.settlement import Period
+from service.kit.settings import Settings
 from service.main import create_app
 from service.models import ApiClient
-from service.settings import Settings
 from service.settlement.verify import IssueCheck, verify
 from tests.conftest import CPR_HASH_KEY, CPR_KEY, NOW, Api, MakeApi
 from tests.factories import CPR_A, CPR_B, make_course, visit

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import Select, false, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.auth import Principal
+from service.access.auth import Principal
 from service.models import (
     Course,
     CourseCorrection,

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from service.course import service
 from service.course.schemas import CancelIn, CompleteIn, CorrectionIn, CourseOut, CourseStatus
 from service.deps import Ctx, require
-from service.openapi_responses import conflict
+from service.kit.openapi_responses import conflict
 
 router = APIRouter(prefix="/api/v1", tags=["courses"])
 

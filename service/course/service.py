@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from service import audit
+from service.access import audit
+from service.access.patients import reveal_cprs
 from service.course import repository
 from service.course.schemas import (
     BilledLineOut,
@@ -32,7 +33,6 @@ from service.models import (
     Statement,
     StatementLine,
 )
-from service.patients import reveal_cprs
 from service.tariff.repository import version_valid_on
 
 

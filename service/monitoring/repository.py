@@ -18,7 +18,6 @@ from sqlalchemy import ColumnElement, Time, and_, cast, func, or_, select, text,
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
-from service.clock import LOCAL_TZ
 from service.domain.monitoring import (
     CompletedGroup,
     CourseDayGroup,
@@ -30,6 +29,7 @@ from service.domain.monitoring import (
     VisitGroup,
     daytime_windows,
 )
+from service.kit.clock import LOCAL_TZ
 from service.models import Course, Municipality, Referral, Visit
 
 

@@ -10,7 +10,7 @@ The web pages call `monitoring` directly (with the same Ctx a route gets) to dra
 
 from __future__ import annotations
 
-from service import audit
+from service.access import audit
 from service.deps import Ctx
 from service.domain.monitoring import (
     Figures,

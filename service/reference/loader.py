@@ -7,6 +7,7 @@ municipality's policy (set by admin) and a loaded tariff version are never overw
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Sequence
@@ -17,8 +18,11 @@ from typing import cast
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db import insert_ignoring_conflicts
 from service.errors import Conflict
+from service.kit.clock import Clock
+from service.kit.db import insert_ignoring_conflicts, standalone_session
+from service.kit.migrate import upgrade_to_head
+from service.kit.settings import Settings
 from service.models import Hospital, Municipality
 from service.tariff.schemas import TariffDocument
 from service.tariff.service import add_version
@@ -80,3 +84,17 @@ async def load_tariff_files(session: AsyncSession, now: datetime, tariff_dir: Pa
             continue
         if created:
             log.info("loaded tariff version %s from %s", doc.valid_from, name)
+
+
+async def load_reference(settings: Settings) -> None:
+    """Load the reference data in a transaction of its own (idempotent)."""
+    async with standalone_session(settings) as session:
+        await load_reference_data(session, Clock(settings.now).now(), settings.tariff_dir)
+        await session.commit()
+
+
+def prepare_database(settings: Settings) -> None:
+    """Migrate to head, then load the reference data (both idempotent): what every command
+    runs before it touches the database."""
+    upgrade_to_head(settings)
+    asyncio.run(load_reference(settings))

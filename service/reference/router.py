@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
-from service import audit
+from service.access import audit
 from service.deps import ANY_ROLE, Ctx, require
 from service.errors import NotFound
 from service.models import Hospital, Municipality

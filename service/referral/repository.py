@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import Select, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.auth import Principal
-from service.db import insert_ignoring_conflicts
+from service.access.auth import Principal
+from service.kit.db import insert_ignoring_conflicts
 from service.models import Course, Patient, Referral
 
 

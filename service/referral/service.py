@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from service import audit
+from service.access import audit
+from service.access.patients import reveal_cprs
 from service.course import repository as course_repository
 from service.course.schemas import CourseOut
 from service.course.service import course_out
@@ -17,7 +18,6 @@ from service.deps import Ctx
 from service.domain.scope import ReferralFacts, Violation, scope_violations
 from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.models import Course, Referral
-from service.patients import reveal_cprs
 from service.referral import repository
 from service.referral.schemas import AcceptIn, ReferralIn, ReferralOut, RejectIn
 from service.tariff.repository import version_valid_on

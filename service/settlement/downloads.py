@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from service import audit
-from service.db import insert_ignoring_conflicts
+from service.access import audit
 from service.deps import Ctx
+from service.kit.db import insert_ignoring_conflicts
 from service.models import Statement, StatementFile
 from service.report import region_summary_xlsx
 from service.report.files import MEDIA_TYPES, render_statement, statement_filename

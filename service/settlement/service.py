@@ -20,7 +20,7 @@ import rfc8785
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service import audit
+from service.access import audit
 from service.deps import Ctx
 from service.domain.money import format_kr, parse_kr
 from service.domain.settlement import (

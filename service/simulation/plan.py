@@ -33,8 +33,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Literal, TypeVar
 
-from service.clock import LOCAL_TZ
 from service.domain.settlement import Period
+from service.kit.clock import LOCAL_TZ
 from service.reference.loader import DATA_DIR
 from service.simulation.populations import POPULATION_2024, REFERRING_HOSPITALS
 

@@ -26,19 +26,19 @@ from typing import TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.auth import Principal, Role, key_digest, new_api_key
-from service.clock import LOCAL_TZ, Clock
+from service.access.auth import Principal, Role, key_digest, new_api_key
+from service.access.vault import CprVault, load_vault
 from service.course import service as courses
 from service.course.schemas import CancelIn, CompleteIn, CorrectionIn
-from service.crypto import CprVault, load_vault
-from service.db import create_engine, create_sessionmaker
 from service.deps import Ctx
 from service.domain.money import format_kr, parse_kr
 from service.errors import Conflict, ServiceError
+from service.kit.clock import LOCAL_TZ, Clock
+from service.kit.db import create_engine, create_sessionmaker
+from service.kit.settings import Settings
 from service.models import ApiClient, Course, Hospital, Municipality, SettlementIssue
 from service.referral import service as referrals
 from service.referral.schemas import AcceptIn, ReferralIn, RejectIn
-from service.settings import Settings
 from service.settlement import service as settlement
 from service.simulation.plan import (
     Plan,

@@ -7,8 +7,8 @@ from datetime import date, datetime
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db import insert_ignoring_conflicts
 from service.domain.money import parse_kr
+from service.kit.db import insert_ignoring_conflicts
 from service.models import PriceIndex, TariffRate, TariffVersion
 from service.tariff.schemas import TariffDocument
 

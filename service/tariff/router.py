@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Response, status
 
 from service.deps import ANY_ROLE, Ctx, require
-from service.openapi_responses import conflict
+from service.kit.openapi_responses import conflict
 from service.tariff import service
 from service.tariff.schemas import PriceIndexIn, PriceIndexOut, TariffDocument, TariffOut
 

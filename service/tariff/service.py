@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service import audit
+from service.access import audit
 from service.deps import Ctx
 from service.errors import Conflict, NotFound
 from service.models import PriceIndex, TariffVersion

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Response, status
 
 from service.deps import Ctx, require
 from service.errors import Conflict, Invalid, NotFound, ServiceError
-from service.openapi_responses import conflict
+from service.kit.openapi_responses import conflict
 from service.visit import service
 from service.visit.schemas import BatchVisitIn, VisitBatchIn, VisitBatchOut, VisitIn, VisitOut
 

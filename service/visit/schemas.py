@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from service.clock import LOCAL_TZ
+from service.kit.clock import LOCAL_TZ
 from service.referral.schemas import Setting
 
 MAX_BATCH = 1000

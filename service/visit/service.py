@@ -14,12 +14,12 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from service import audit
-from service.clock import LOCAL_TZ
+from service.access import audit
 from service.course.repository import raise_revisions, visible_courses
 from service.course.service import visible_course
 from service.deps import Ctx
 from service.domain.visits import VisitFacts, visit_deviations
+from service.kit.clock import LOCAL_TZ
 from service.models import Course, Visit
 from service.visit.schemas import BatchVisitIn, VisitIn, VisitOut, VisitResult
 

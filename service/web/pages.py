@@ -28,9 +28,9 @@ from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service import audit
-from service.auth import Principal, Role
-from service.crypto import CprVault
+from service.access import audit
+from service.access.auth import Principal, Role
+from service.access.vault import CprVault
 from service.deps import Ctx, Session, _principal
 from service.errors import Forbidden, NotFound, ServiceError, Unauthenticated
 from service.report.labels import (

@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from service import audit
+from service.access import audit
 from service.deps import ANY_ROLE
 from service.domain.money import format_kr, parse_kr
 from service.domain.settlement import Period

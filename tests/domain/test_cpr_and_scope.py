@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.clock import LOCAL_TZ
 from service.domain.cpr import InvalidCpr, century_for, normalize_cpr
 from service.domain.scope import ReferralFacts, scope_violations
 from service.domain.visits import VisitFacts, visit_deviations
+from service.kit.clock import LOCAL_TZ
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ import random
 from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.requestctx import (
+from service.kit.requestctx import (
     REQUEST_ID_SCOPE_KEY,
     current_request_id,
     route_template,

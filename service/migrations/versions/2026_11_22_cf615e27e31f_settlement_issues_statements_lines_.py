@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from service.db_triggers import create_write_once_triggers, drop_write_once_triggers
+from service.migrations.write_once import create_write_once_triggers, drop_write_once_triggers
 
 revision: str = "cf615e27e31f"
 down_revision: str | None = "fef4d1069cbe"

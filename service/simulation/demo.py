@@ -15,11 +15,12 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from service.clock import Clock
-from service.db import create_engine, create_sessionmaker
+from service.access.clients import create_client
 from service.domain.settlement import Period
+from service.kit.clock import Clock
+from service.kit.db import standalone_session
+from service.kit.settings import Settings
 from service.models import Course
-from service.settings import Settings
 
 DEMO_KEYS_FILE = Path("ivsettle-demo-keys.json")
 DEMO_MONTHS = 6
@@ -44,18 +45,13 @@ def demo_months(today_period: Period, day_of_month: int) -> tuple[Period, Period
 
 
 async def _has_courses(settings: Settings) -> bool:
-    engine = create_engine(settings)
-    try:
-        async with create_sessionmaker(engine)() as session:
-            return bool(await session.scalar(select(func.count()).select_from(Course)))
-    finally:
-        await engine.dispose()
+    async with standalone_session(settings) as session:
+        return bool(await session.scalar(select(func.count()).select_from(Course)))
 
 
 def prepare_demo(settings: Settings, say: Callable[[str], None]) -> tuple[Period, dict[str, str]]:
     """Fill an empty database with a settled demo region; return the last settled month
     and the demo keys (name → key)."""
-    from service.cli import create_client
     from service.simulation.plan import SimulationOptions
     from service.simulation.run import simulate
 

@@ -16,13 +16,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service import audit
-from service.clock import LOCAL_TZ, Clock
-from service.crypto import CprVault, load_vault
-from service.db import create_engine, create_sessionmaker
+from service.access import audit
+from service.access.vault import CprVault, load_vault
 from service.domain.cpr import normalize_cpr
+from service.kit.clock import LOCAL_TZ, Clock
+from service.kit.db import create_engine, create_sessionmaker
+from service.kit.settings import Settings
 from service.models import AuditEvent, Patient
-from service.settings import Settings
 
 READ_ACTION = "audit.read"
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from service.db_triggers import create_write_once_triggers, drop_write_once_triggers
+from service.migrations.write_once import create_write_once_triggers, drop_write_once_triggers
 
 revision: str = "ab9b5beefd85"
 down_revision: str | None = "cf615e27e31f"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Table, event
@@ -16,8 +17,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from service.kit.settings import Settings
 from service.models.base import Base
-from service.settings import Settings
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -67,6 +68,18 @@ def _sqlite_on_begin(conn: Connection) -> None:
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@asynccontextmanager
+async def standalone_session(settings: Settings) -> AsyncIterator[AsyncSession]:
+    """A session on an engine of its own, disposed afterwards: for the command line, the
+    demo, the simulation and tests, which run outside the app's lifespan. The caller commits."""
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            yield session
+    finally:
+        await engine.dispose()
 
 
 def insert_ignoring_conflicts(

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from service.db_triggers import (
+from service.migrations.write_once import (
     create_append_only_triggers,
     create_write_once_triggers,
     drop_append_only_triggers,

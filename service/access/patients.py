@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.auth import Principal
-from service.crypto import CprVault
+from service.access.auth import Principal
+from service.access.vault import CprVault
 from service.referral import repository
 
 

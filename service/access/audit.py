@@ -19,11 +19,11 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from service.auth import Principal
-from service.crypto import CprVault
+from service.access.auth import Principal
+from service.access.vault import CprVault
 from service.domain.cpr import InvalidCpr, normalize_cpr
+from service.kit.requestctx import SIX_DIGITS, current_request_id, route_template
 from service.models import AuditEvent, Course, Referral
-from service.requestctx import SIX_DIGITS, current_request_id, route_template
 
 DENIED = "access.denied"
 

@@ -4,15 +4,16 @@ one in the config (`sqlalchemy.url`), as `ivsettle serve` and the tests do."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 
-from service.db import create_engine
+from service.kit.db import create_engine
+from service.kit.settings import Settings
 from service.models import Base
 from service.models.base import UtcDateTime
-from service.settings import Settings
 
 config = context.config
 target_metadata = Base.metadata
@@ -23,7 +24,7 @@ def _settings() -> Settings:
     return Settings(database_url=url) if url else Settings()
 
 
-def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     # Our UtcDateTime is a DateTime(timezone=True) in the database: render it as such.
     if type_ == "type" and isinstance(obj, UtcDateTime):
         return "sa.DateTime(timezone=True)"

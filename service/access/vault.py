@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from service.settings import Settings
+from service.kit.settings import Settings
 
 log = logging.getLogger("ivsettle")
 

@@ -1,0 +1,63 @@
+"""The `ivsettle` Typer application and what its command groups share."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import NoReturn, TypeVar
+
+import typer
+
+from service.access.clients import command_line_principal
+from service.access.vault import load_vault
+from service.deps import Ctx
+from service.errors import ServiceError
+from service.kit.clock import Clock
+from service.kit.db import standalone_session
+from service.kit.settings import Settings, get_settings
+from service.reference.loader import prepare_database
+
+T = TypeVar("T")
+
+# No local variables in tracebacks: they would print a CPR number or an API key.
+app = typer.Typer(
+    help="ivsettle: settlement of municipal IV treatment.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def prepared_settings() -> Settings:
+    """The settings, with the database migrated to head and the reference data loaded."""
+    settings = get_settings()
+    prepare_database(settings)
+    return settings
+
+
+def describe(settings: Settings) -> str:
+    url = settings.database_url
+    if "@" in url:  # never print a password
+        scheme, rest = url.split("://", 1)
+        url = f"{scheme}://…@{rest.split('@', 1)[1]}"
+    return url
+
+
+async def with_ctx(settings: Settings, work: Callable[[Ctx], Awaitable[T]]) -> T:
+    """Run a use case as the command-line operator, in one transaction committed here."""
+    async with standalone_session(settings) as session:
+        clock = Clock(settings.now)
+        principal = await command_line_principal(session, clock.now())
+        result = await work(Ctx(session, principal, clock, load_vault(settings)))
+        await session.commit()
+        return result
+
+
+def fail(exc: ServiceError) -> NoReturn:
+    typer.echo(f"error: {exc.code}: {exc.detail}", err=True)
+    raise typer.Exit(code=1)

@@ -1,0 +1,143 @@
+"""`ivsettle settle`, `export` and `verify`: a period's settlement at the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.cli.app import app, fail, prepared_settings, with_ctx
+from service.deps import Ctx
+from service.errors import ServiceError
+from service.kit.db import create_engine
+from service.kit.settings import Settings
+from service.settlement import downloads
+from service.settlement import service as settlement
+from service.settlement.schemas import RegionSummaryOut
+from service.settlement.verify import IssueCheck, verify
+
+
+@app.command()
+def settle(
+    period: Annotated[str, typer.Argument(help="The period, YYYY-MM")],
+    issue: Annotated[bool, typer.Option("--issue", help="Issue it (else: show the draft)")] = False,
+) -> None:
+    """Show the settlement of a period for all 29 municipalities, or issue it."""
+    settings = prepared_settings()
+
+    async def work(ctx: Ctx) -> tuple[RegionSummaryOut, bool]:
+        if issue:
+            return await settlement.issue_period(ctx, period)
+        return await settlement.region_summary(ctx, period), False
+
+    try:
+        summary, created = asyncio.run(with_ctx(settings, work))
+    except ServiceError as exc:
+        fail(exc)
+    state = summary.state if not issue else ("issued now" if created else "already issued")
+    typer.echo(f"Period {summary.period}: {state}; payer {summary.payer.name}")
+    typer.echo(f"{'kode':<5} {'kommune':<18} {'nr.':>5} {'linjer':>6} {'i alt (kr.)':>14}")
+    for m in summary.municipalities:
+        number = "" if m.number is None else str(m.number)
+        typer.echo(
+            f"{m.municipality_code:<5} {m.municipality_name:<18} {number:>5} "
+            f"{m.line_count:>6} {m.total:>14}"
+        )
+    typer.echo(f"{'':<5} {'I alt':<18} {'':>5} {'':>6} {summary.total:>14}")
+
+
+@app.command()
+def export(
+    period: Annotated[str, typer.Argument(help="The period, YYYY-MM")],
+    municipality: Annotated[str, typer.Option(help="Kommunekode, e.g. 157")],
+    format: Annotated[str, typer.Option(help="csv | xlsx | pdf")] = "pdf",
+    output: Annotated[
+        Path | None, typer.Option(help="File to write (default: a descriptive name)")
+    ] = None,
+) -> None:
+    """Write a municipality's statement for a period as CSV, XLSX or PDF."""
+    if format not in ("csv", "xlsx", "pdf"):
+        raise typer.BadParameter("one of csv, xlsx, pdf", param_hint="--format")
+    settings = prepared_settings()
+
+    async def work(ctx: Ctx) -> downloads.File:
+        return await downloads.statement_file(ctx, period, municipality, format)
+
+    try:
+        file = asyncio.run(with_ctx(settings, work))
+    except ServiceError as exc:
+        fail(exc)
+    target = output or Path(file.filename)
+    target.write_bytes(file.content)
+    typer.echo(f"wrote {target}")
+
+
+async def verify_settlements(settings: Settings, period: str | None) -> list[IssueCheck]:
+    """Run `verify` in one read-only snapshot (REPEATABLE READ on PostgreSQL), so an issue
+    made meanwhile is either wholly seen or not at all."""
+    wanted = settlement.parse_period(period) if period is not None else None
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            if engine.dialect.name == "postgresql":
+                await conn.execution_options(isolation_level="REPEATABLE READ")
+            async with AsyncSession(bind=conn) as session:
+                return await verify(session, wanted)
+    finally:
+        await engine.dispose()
+
+
+@app.command("verify")
+def verify_command(
+    period: Annotated[
+        str | None, typer.Argument(help="Only this period (YYYY-MM); default: every issue")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """Recompute every issued statement from the recorded history and check its hash.
+
+    Exit code 0 when every statement checks out, 1 when any does not (run it on a schedule:
+    a silent change of data or code shows up as a failed run)."""
+    settings = prepared_settings()
+    try:
+        checks = asyncio.run(verify_settlements(settings, period))
+    except ServiceError as exc:
+        fail(exc)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "period": c.period,
+                        "ok": c.ok,
+                        "courses_read": c.courses_read,
+                        "problems": c.problems,
+                        "statements": [vars(s) for s in c.statements],
+                    }
+                    for c in checks
+                ],
+                indent=2,
+            )
+        )
+    else:
+        for c in checks:
+            verdict = "verified" if c.ok else "FAILED"
+            typer.echo(
+                f"{c.period}  {len(c.statements)} statements  {c.courses_read} courses read  "
+                f"{verdict}"
+            )
+            for problem in c.problems:
+                typer.echo(f"  {c.period}: {problem}")
+            for s in c.statements:
+                for problem in s.problems:
+                    typer.echo(f"  {c.period} {s.municipality_code} no. {s.number}: {problem}")
+        if not checks:
+            typer.echo("no issued periods to verify")
+    failed = [c.period for c in checks if not c.ok]
+    if failed:
+        typer.echo(f"verification failed for {', '.join(failed)}", err=True)
+        raise typer.Exit(code=1)

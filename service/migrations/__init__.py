@@ -1,0 +1,1 @@
+"""Alembic revisions and the DDL they share (write-once triggers)."""
