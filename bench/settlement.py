@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench._common import ROOT, bench_settings, fresh_pg_database, machine, write_results
 from service.access.auth import Principal
@@ -34,12 +35,13 @@ from service.access.vault import load_vault
 from service.deps import Ctx
 from service.domain.settlement import Period
 from service.kit.clock import Clock
-from service.kit.db import create_engine, create_sessionmaker
+from service.kit.db import standalone_session
 from service.kit.migrate import upgrade_to_head
 from service.kit.settings import Settings
 from service.models import ApiClient, Course, Patient, Referral, Visit
 from service.reference.loader import load_reference
-from service.settlement import service as settlement
+from service.settlement.issue import issue_period
+from service.settlement.run import compute
 from service.simulation.populations import POPULATION_2024
 
 LOCAL = ZoneInfo("Europe/Copenhagen")
@@ -133,8 +135,7 @@ def plan(
 async def load(
     settings: Settings, rows: dict[str, list[dict[str, Any]]], with_client: bool
 ) -> None:
-    engine = create_engine(settings)
-    async with create_sessionmaker(engine)() as session:
+    async with standalone_session(settings) as session:
         if with_client:
             await session.execute(
                 insert(ApiClient),
@@ -151,7 +152,6 @@ async def load(
             for i in range(0, len(data), 5000):
                 await session.execute(insert(model), data[i : i + 5000])
         await session.commit()
-    await engine.dispose()
 
 
 async def measured(work: Callable[[], Awaitable[T]]) -> tuple[T, float, float]:
@@ -191,7 +191,6 @@ def _remove_database_files(path: Path) -> None:
 
 
 async def run_backend(backend: str, scale: float, years: int) -> list[str]:
-    per_year = int(5700 * scale)
     first_year = 2022
     if backend == "sqlite":
         path = ROOT / "bench" / f".settlement-{scale}.db"
@@ -203,10 +202,23 @@ async def run_backend(backend: str, scale: float, years: int) -> list[str]:
     else:
         url = await asyncio.to_thread(fresh_pg_database, f"ivsettle_bench_settle_{int(scale)}")
         settings = bench_settings(url)
+    async with standalone_session(settings) as session:
+        return await _run(session, settings, scale, years, first_year)
+
+
+async def _done(session: AsyncSession) -> None:
+    """End a unit of work as closing a session of its own would (a read is rolled back,
+    a write already committed), and empty the session: the next unit reads afresh."""
+    await session.rollback()
+    session.expunge_all()
+
+
+async def _run(
+    session: AsyncSession, settings: Settings, scale: float, years: int, first_year: int
+) -> list[str]:
+    per_year = int(5700 * scale)
     load_seconds, courses, visits = 0.0, 0, 0
     lines: list[str] = []
-    engine = create_engine(settings)
-    sessions = create_sessionmaker(engine)
     principal = Principal(REGION, "bench region", "region", None)
     vault = load_vault(settings)
     history_seconds = 0.0
@@ -223,48 +235,45 @@ async def run_backend(backend: str, scale: float, years: int) -> list[str]:
             del rows
         clock = Clock(local_instant(period.next().first_day + timedelta(days=4), 10))
         if period.month == 12:
-            async with sessions() as session:
-                _, seconds, peak = await measured(
-                    lambda session=session, december=period: settlement.compute(session, december)  # type: ignore[misc]
-                )
+            _, seconds, peak = await measured(lambda december=period: compute(session, december))  # type: ignore[misc]
+            await _done(session)
             lines.append(
                 f"draft {period} after {period.year - first_year} year(s) of issued history: "
                 f"{seconds:.2f} s, peak {peak:.0f} MiB"
             )
         if period == last:
             break
-        async with sessions() as session:
-            ctx = Ctx(session, principal, clock, vault)
-            t0 = time.perf_counter()
-            await settlement.issue_period(ctx, str(period))
-            await session.commit()
-            history_seconds += time.perf_counter() - t0
+        ctx = Ctx(session, principal, clock, vault)
+        t0 = time.perf_counter()
+        await issue_period(ctx, period)
+        await session.commit()
+        history_seconds += time.perf_counter() - t0
+        await _done(session)
         period = period.next()
     lines.append(
         f"issuing the {years * 12 - 1} months of history took {history_seconds:.0f} s in all"
     )
 
-    async with sessions() as session:
-        run, draft_s, draft_peak = await measured(lambda: settlement.compute(session, last))
-    async with sessions() as session:
-        ctx = Ctx(session, principal, Clock(local_instant(date(last.year + 1, 1, 5), 10)), vault)
+    run, draft_s, draft_peak = await measured(lambda: compute(session, last))
+    await _done(session)
+    ctx = Ctx(session, principal, Clock(local_instant(date(last.year + 1, 1, 5), 10)), vault)
 
-        async def issue() -> Any:
-            summary, _ = await settlement.issue_period(ctx, str(last))
-            await session.commit()
-            return summary
+    async def issue() -> Any:
+        summary, _ = await issue_period(ctx, last)
+        await session.commit()
+        return summary
 
-        summary, issue_s, issue_peak = await measured(issue)
-    async with engine.connect() as conn:
-        t0 = time.perf_counter()
-        floor_rows = (
-            await conn.execute(
-                text(floor_sql(engine.dialect.name)),
-                {"first": last.first_day, "last": last.last_day},
-            )
-        ).all()
-        floor_s = time.perf_counter() - t0
-    await engine.dispose()
+    summary, issue_s, issue_peak = await measured(issue)
+    await _done(session)
+    t0 = time.perf_counter()
+    floor_rows = (
+        await session.execute(
+            text(floor_sql(session.get_bind().dialect.name)),
+            {"first": last.first_day, "last": last.last_day},
+        )
+    ).all()
+    floor_s = time.perf_counter() - t0
+    await _done(session)
     floor_total = sum(int(total) for _, total in floor_rows) / 100
     lines += [
         f"month {last}: draft {draft_s:.2f} s (peak {draft_peak:.0f} MiB, {run.courses_considered:,} "

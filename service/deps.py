@@ -3,22 +3,23 @@ principal behind the API key, role checks, and the request context use cases nee
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.access.auth import Principal, Role, key_digest
+from service.access import audit
+from service.access.auth import ROLES, Principal, Role
+from service.access.clients import principal_by_key
 from service.access.vault import CprVault
 from service.errors import Forbidden, Unauthenticated
 from service.kit.clock import Clock
-from service.models import ApiClient
-from service.reference.cache import ReferenceCache
+from service.kit.reference_cache import ReferenceCache
 
 _bearer = HTTPBearer(auto_error=False, description="API key from `ivsettle clients create`")
 
@@ -51,21 +52,11 @@ async def _principal(
             "missing_api_key", "send the API key as 'Authorization: Bearer <key>'"
         )
     # Looked up on every request (no cache), so a revoked key is refused at once.
-    client = (
-        await session.execute(
-            select(
-                ApiClient.id,
-                ApiClient.name,
-                ApiClient.role,
-                ApiClient.org_code,
-                ApiClient.revoked_at,
-            ).where(ApiClient.key_sha256 == key_digest(credentials.credentials))
-        )
-    ).first()
-    if client is None:
+    found = await principal_by_key(session, credentials.credentials)
+    if found is None:
         raise Unauthenticated("invalid_api_key", "the API key is unknown or revoked")
-    principal = Principal(client.id, client.name, client.role, client.org_code)
-    if client.revoked_at is not None:
+    principal, revoked = found
+    if revoked:
         request.state.revoked_client = principal
         raise Unauthenticated("invalid_api_key", "the API key is unknown or revoked")
     request.state.principal = principal
@@ -84,7 +75,43 @@ class Ctx:
 
     @property
     def now(self) -> datetime:
+        """The instant of the clock (fixed in tests and simulations)."""
         return self.clock.now()
+
+    async def audit(
+        self,
+        action: str,
+        object_type: str,
+        object_id: uuid.UUID | str | None = None,
+        patient_id: uuid.UUID | None = None,
+        *,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """An audit row of this work, by this principal, in this transaction."""
+        await audit.record(
+            self.session, self.principal, self.now, action, object_type, object_id, patient_id,
+            detail,
+        )  # fmt: skip
+
+    async def audit_many(
+        self,
+        action: str,
+        object_type: str,
+        objects: list[tuple[uuid.UUID | str | None, uuid.UUID | None]],
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """An audit row per (object, patient) of this work, in one INSERT."""
+        await audit.record_many(
+            self.session, self.principal, self.now, action, object_type, objects, detail
+        )
+
+    async def audit_search(
+        self, action: str, object_type: str, criteria: Mapping[str, object], count: int
+    ) -> None:
+        """A search, with its criteria pseudonymised (a filter is free text: a CPR number
+        could be typed into it) and how many rows it found."""
+        detail = audit.search_detail(self.vault, criteria, count)
+        await self.audit(action, object_type, detail=detail)
 
 
 def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Ctx]]:
@@ -111,4 +138,4 @@ def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Ctx]]:
     return dependency
 
 
-ANY_ROLE: tuple[Role, ...] = ("hospital", "municipality", "region", "admin")
+ANY_ROLE: tuple[Role, ...] = ROLES

@@ -9,6 +9,10 @@ Hierarchy (use cases raise these; none of them knows HTTP):
       Forbidden               the role may not do this (403)
       Unauthenticated         no key, or an unknown or revoked key (401)
 
+The pure core raises `DomainError`s (service/domain/), which know neither HTTP nor these
+classes; `DOMAIN_PROBLEMS` is the one table that says which problem each one is, used by
+the HTTP handler and by `as_service_error` for the command line.
+
 The handlers below are the only place that turns them into HTTP. A message never
 contains submitted values: a CPR number must never be echoed back. A refused request
 (Unauthenticated, Forbidden, NotFound) is written to the audit log on its way out.
@@ -19,6 +23,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
@@ -27,24 +32,20 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.access import audit
+from service.domain.monitoring import InvalidQuarter
 from service.domain.scope import Violation
-from service.kit.requestctx import (
-    REQUEST_ID_SCOPE_KEY,
-    SIX_DIGITS,
-    current_request_id,
-    route_template,
-    scrub_cpr,
-)
+from service.domain.settlement import InvalidPeriod, PeriodNotEnded, PeriodOutOfSequence
+from service.domain.tariff import DomainError, MissingPriceIndex, OutsideAgreement
+from service.kit.problem import PROBLEM_JSON, RESERVED_FIELDS, problem_body
+from service.kit.requestctx import SIX_DIGITS, request_id_of, route_template, scrub_cpr
 
 log = logging.getLogger("ivsettle")
 
-PROBLEM_JSON = "application/problem+json"
-RESERVED_FIELDS = frozenset(
-    {"type", "title", "status", "code", "detail", "instance", "request_id", "violations"}
-)
-
 
 class ServiceError(Exception):
+    """A refusal a client can act on: a stable `code`, a `detail` without submitted values,
+    and extra fields (e.g. the id of the object it conflicts with)."""
+
     status: ClassVar[int] = 400
     title: ClassVar[str] = "Bad request"
 
@@ -59,16 +60,23 @@ class ServiceError(Exception):
 
 
 class NotFound(ServiceError):
+    """No such object for this client: another organisation's objects are not shown."""
+
     status = 404
     title = "Not found"
 
 
 class Conflict(ServiceError):
+    """The request conflicts with stored state (a retry with other content, a period
+    issued out of order)."""
+
     status = 409
     title = "Conflict"
 
 
 class Invalid(ServiceError):
+    """The request breaks the contract or the agreement; `violations` names each rule."""
+
     status = 422
     title = "Unprocessable request"
 
@@ -80,28 +88,78 @@ class Invalid(ServiceError):
 
 
 class Forbidden(ServiceError):
+    """The key's role, or its organisation, may not do this."""
+
     status = 403
     title = "Forbidden"
 
 
 class Unauthenticated(ServiceError):
+    """No key, or an unknown or revoked one; answered with `WWW-Authenticate: Bearer`."""
+
     status = 401
     title = "Unauthenticated"
+
+
+@dataclass(frozen=True)
+class DomainProblem:
+    """How a domain error is answered: the kind of problem (its status), and what of the
+    error the problem shows. The code is always the error's own stable `code`."""
+
+    kind: type[ServiceError]
+    detail: str | None = None
+    """A fixed text instead of the error's message (which may quote the client's input)."""
+    field: str | None = None
+    """With a 422: the one field the violation names."""
+    extra: tuple[str, ...] = ()
+    """Attributes of the error copied into the problem as fields of their own."""
+
+
+PERIOD_RULE = "a period is written YYYY-MM, e.g. 2024-03"
+QUARTER_RULE = "a quarter is written YYYYQn with n 1-4 and a year 2000-2999, e.g. 2024Q1"
+
+DOMAIN_PROBLEMS: dict[type[DomainError], DomainProblem] = {
+    # A course or a period before the first tariff version: outside the agreement.
+    OutsideAgreement: DomainProblem(Invalid),
+    # Finance has not loaded the index yet: the stored state must change first.
+    MissingPriceIndex: DomainProblem(Conflict, extra=("year",)),
+    PeriodNotEnded: DomainProblem(Conflict),
+    PeriodOutOfSequence: DomainProblem(Conflict),
+    InvalidPeriod: DomainProblem(Invalid, detail=PERIOD_RULE),
+    InvalidQuarter: DomainProblem(Invalid, detail=QUARTER_RULE, field="quarter"),
+    # A rule of the agreement not listed above: the request breaks it.
+    DomainError: DomainProblem(Invalid),
+}
+
+
+def as_service_error(exc: DomainError | ServiceError) -> ServiceError:
+    """The problem a domain error is, by `DOMAIN_PROBLEMS` (its nearest listed class), for
+    the places outside HTTP too (the command line reports it like any ServiceError); a
+    ServiceError is already one and comes back as it is."""
+    if isinstance(exc, ServiceError):
+        return exc
+    rule = next(DOMAIN_PROBLEMS[c] for c in type(exc).__mro__ if c in DOMAIN_PROBLEMS)
+    detail = rule.detail if rule.detail is not None else str(exc)
+    extra = {name: getattr(exc, name) for name in rule.extra}
+    if issubclass(rule.kind, Invalid):
+        violations = [Violation(exc.code, rule.field, detail)] if rule.field is not None else []
+        return rule.kind(exc.code, detail, violations, **extra)
+    return rule.kind(exc.code, detail, **extra)
 
 
 def problem(
     status: int, code: str, title: str, detail: str, request: Request, **extra: Any
 ) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": f"urn:ivsettle:problem:{code}",
-        "title": title,
-        "status": status,
-        "code": code,
-        "detail": detail,
-        "instance": scrub_cpr(request.url.path),
-        "request_id": current_request_id() or request.scope.get(REQUEST_ID_SCOPE_KEY),
-    }
-    body.update(extra)
+    """A problem answer of a request: its path (CPR-shaped text masked) and request id."""
+    body = problem_body(
+        status,
+        code,
+        title,
+        detail,
+        request_id_of(request.scope),
+        instance=scrub_cpr(request.url.path),
+        **extra,
+    )
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
@@ -119,6 +177,11 @@ async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, Invalid):
         extra["violations"] = [_violation_json(v) for v in exc.violations]
     return problem(exc.status, exc.code, exc.title, exc.detail, request, **extra)
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return await _service_error(request, as_service_error(exc))
 
 
 # A field name as the schema spells it. Anything else in a location (an unknown key of
@@ -176,7 +239,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         type(exc).__name__,
         request.method,
         route_template(request.scope) or "(no route)",  # the raw path is client input
-        extra={"request_id": current_request_id() or request.scope.get(REQUEST_ID_SCOPE_KEY)},
+        extra={"request_id": request_id_of(request.scope)},
     )
     return problem(
         500,
@@ -188,7 +251,9 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """Every error a request can end in becomes a problem+json answer (a 500 included)."""
     app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(Exception, _unexpected)

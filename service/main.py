@@ -14,11 +14,11 @@ from service.errors import install_error_handlers
 from service.kit.clock import Clock
 from service.kit.db import create_engine, create_sessionmaker
 from service.kit.openapi_responses import install as document_problems
+from service.kit.reference_cache import ReferenceCache
 from service.kit.requestctx import BodySizeLimitMiddleware, RequestIdMiddleware, scrub_access_log
 from service.kit.retry import TransactionRetryMiddleware
 from service.kit.settings import Settings, get_settings
 from service.monitoring.router import router as monitoring_router
-from service.reference.cache import ReferenceCache
 from service.reference.router import router as reference_router
 from service.referral.router import router as referral_router
 from service.settlement.router import router as settlement_router

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -39,6 +38,7 @@ from service.kit.settings import Settings
 from service.reference.loader import load_reference
 from service.simulation.plan import SimulationOptions
 from service.simulation.run import simulate
+from tests.support.cli import free_port
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -70,12 +70,6 @@ def missing_browser() -> str | None:
 class Server:
     url: str
     keys: dict[str, str]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -4,73 +4,37 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
-from service.access.auth import key_digest, new_api_key
-from service.kit.migrate import upgrade_to_head
 from service.main import create_app
-from service.models import ApiClient
-from service.reference.loader import load_reference
-from tests.conftest import CPR_HASH_KEY, CPR_KEY, NOW, Api, settings_for
-from tests.factories import make_course
-
-
-def run_cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "service", *args], env=env, cwd=cwd, capture_output=True, text=True
-    )
+from tests.support.api import new_api
+from tests.support.cli import run_cli
+from tests.support.config import NOW, service_env
+from tests.support.databases import migrated_sqlite
+from tests.support.factories import make_course
 
 
 @pytest.fixture
 def filled_database(tmp_path: Path) -> dict[str, str]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
-    settings = settings_for(url, tmp_path)
-    upgrade_to_head(settings)
+    settings = migrated_sqlite(tmp_path / "cli.db")
 
     async def fill() -> None:
-        await load_reference(settings)
         app = create_app(settings)
-        clients = []
-        for role, org in (("hospital", "HGH"), ("municipality", "157")):
-            key = new_api_key()
-            async with app.state.sessionmaker() as session:
-                session.add(
-                    ApiClient(
-                        name=role, role=role, org_code=org, key_sha256=key_digest(key),
-                        key_prefix=key[:12], created_at=NOW,
-                    )
-                )  # fmt: skip
-                await session.commit()
-            clients.append(
-                httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=app),
-                    base_url="http://t",
-                    headers={"Authorization": f"Bearer {key}"},
-                )
-            )
-        hospital = Api(clients[0], "hospital", "HGH", NOW)  # type: ignore[arg-type]
-        gentofte = Api(clients[1], "municipality", "157", NOW)  # type: ignore[arg-type]
+        hospital = await new_api(app, "hospital", "hospital", "HGH", NOW)
+        gentofte = await new_api(app, "municipality", "municipality", "157", NOW)
         course = await make_course(hospital, gentofte)
         await gentofte.post(
             f"/api/v1/courses/{course['id']}/complete",
             json={"end_date": "2024-04-05", "reason": "completed"},
         )
-        for client in clients:
-            await client.aclose()
+        for party in (hospital, gentofte):
+            await party.client.aclose()
         await app.state.engine.dispose()
 
     asyncio.run(fill())
-    return os.environ | {
-        "IVSETTLE_DATABASE_URL": url,
-        "IVSETTLE_NOW": NOW.isoformat(),
-        "IVSETTLE_CPR_KEY": CPR_KEY,
-        "IVSETTLE_CPR_HASH_KEY": CPR_HASH_KEY,
-    }
+    return os.environ | service_env(settings.database_url)
 
 
 def test_settle_shows_the_draft_then_issues(

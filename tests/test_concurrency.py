@@ -31,8 +31,18 @@ from service.access import audit
 from service.deps import Session
 from service.kit.retry import TransactionRetryMiddleware, is_retryable, sqlstate_of
 from service.models import AuditEvent, Course, Patient, Referral, SettlementIssue, Statement, Visit
-from tests.conftest import BACKENDS, Api, MakeApi
-from tests.factories import CPR_A, CPR_B, make_course, make_referral, referral_payload, visit
+from tests.support.api import Api, MakeApi
+from tests.support.databases import BACKENDS
+from tests.support.factories import (
+    CPR_A,
+    CPR_B,
+    at,
+    completed_course,
+    make_course,
+    make_referral,
+    referral_payload,
+    visit,
+)
 
 ON_PG = (
     ["postgresql"]
@@ -294,25 +304,6 @@ async def test_resyncs_in_different_orders_and_subsets_at_once(app: FastAPI, api
 
 
 # --- issuing -------------------------------------------------------------------------------
-
-
-def at(app: FastAPI, moment: str) -> None:
-    from datetime import datetime
-
-    app.state.clock.pinned = datetime.fromisoformat(moment)
-
-
-async def completed_course(
-    hospital: Api, municipality: Api, start: str, end: str, treatment: str, patient: str
-) -> dict[str, Any]:
-    course = await make_course(
-        hospital, municipality, start_date=start, treatment_type=treatment, patient_cpr=patient
-    )
-    r = await municipality.post(
-        f"/api/v1/courses/{course['id']}/complete", json={"end_date": end, "reason": "completed"}
-    )
-    assert r.status_code == 200, r.text
-    return course
 
 
 async def test_16_issues_of_one_period_at_once_make_one_issue(app: FastAPI, api: MakeApi) -> None:

@@ -21,7 +21,6 @@ import contextlib
 import hashlib
 import json
 import os
-import socket
 import sqlite3
 import sys
 import time
@@ -41,10 +40,11 @@ from sqlalchemy.engine import Connection
 from service.access.clients import create_client
 from service.domain.money import parse_kr
 from service.kit.settings import Settings
-from tests.conftest import CPR_HASH_KEY, CPR_KEY, NOW, Api, MakeApi
-from tests.factories import CPR_A, CPR_B, make_course, visit
+from tests.support.api import Api, MakeApi
+from tests.support.cli import free_port
+from tests.support.config import service_env
+from tests.support.factories import CPR_A, CPR_B, CPR_C, completed_course, make_course, visit
 
-CPR_C = "0202024000"
 CPR_D = "1010104000"
 PROBLEM_JSON = "application/problem+json"
 REPO = Path(__file__).resolve().parents[1]
@@ -351,21 +351,11 @@ async def parties(api: MakeApi) -> tuple[Api, Api, Api, Api]:
 async def some_courses(hospital: Api, gentofte: Api, copenhagen: Api) -> dict[str, Any]:
     """A few courses in two municipalities: completed ones, one from February, one still
     running with visits into April."""
-
-    async def completed(kommune: Api, start: str, end: str, kind: str, cpr: str) -> Any:
-        course = await make_course(
-            hospital, kommune, start_date=start, treatment_type=kind, patient_cpr=cpr
-        )
-        r = await kommune.post(
-            f"/api/v1/courses/{course['id']}/complete",
-            json={"end_date": end, "reason": "completed"},
-        )
-        assert r.status_code == 200, r.text
-        return course
-
-    march = await completed(gentofte, "2024-03-28", "2024-04-05", "antibiotics", CPR_A)
-    await completed(gentofte, "2024-03-10", "2024-03-12", "fluids", CPR_B)
-    await completed(copenhagen, "2024-02-20", "2024-03-03", "pump", CPR_C)
+    march = await completed_course(
+        hospital, gentofte, "2024-03-28", "2024-04-05", "antibiotics", CPR_A
+    )
+    await completed_course(hospital, gentofte, "2024-03-10", "2024-03-12", "fluids", CPR_B)
+    await completed_course(hospital, copenhagen, "2024-02-20", "2024-03-03", "pump", CPR_C)
     running = await make_course(
         hospital, copenhagen, start_date="2024-03-20", treatment_type="fluids", patient_cpr=CPR_D
     )
@@ -442,12 +432,6 @@ async def test_a_failure_after_the_issue_is_stored_keeps_it_whole(
 # --- a real server, killed mid-issue -----------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Server:
     """An `ivsettle serve` subprocess; always killed at the end of the test."""
@@ -500,18 +484,13 @@ async def servers() -> AsyncIterator[list[Server]]:
 
 def server_env(settings: Settings, tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IVSETTLE_")}
-    return env | {
-        "IVSETTLE_DATABASE_URL": settings.database_url,
-        "IVSETTLE_NOW": NOW.isoformat(),
-        "IVSETTLE_CPR_KEY": CPR_KEY,
-        "IVSETTLE_CPR_HASH_KEY": CPR_HASH_KEY,
-        "IVSETTLE_KEY_FILE": str(tmp_path / "keys.json"),
-        **extra,
-    }
+    return env | service_env(
+        settings.database_url, IVSETTLE_KEY_FILE=str(tmp_path / "keys.json"), **extra
+    )
 
 
 IVSETTLE = [str(Path(sys.executable).with_name("ivsettle"))]
-PAUSING_IVSETTLE = [sys.executable, "-m", "tests.crash"]
+PAUSING_IVSETTLE = [sys.executable, "-m", "tests.support.crash"]
 
 
 async def poll(what: str, seconds: float, check: Callable[[], Awaitable[T | None]]) -> T:
@@ -535,7 +514,7 @@ async def test_a_server_killed_mid_issue_leaves_the_period_unissued(
     PostgreSQL: the real `ivsettle serve`, stopped half-way by a SHARE lock the test holds on
     statement_lines (reads pass, the issue's insert of lines waits); pg_stat_activity and
     pg_locks prove it waits there with statements already inserted. SQLite: no outside lock
-    can stop a writer half-way, so `tests.crash` holds the process before that same insert.
+    can stop a writer half-way, so `tests.support.crash` holds the process before that same insert.
     """
     postgres = not settings.is_sqlite
     keys = {
@@ -619,7 +598,7 @@ async def test_a_server_killed_mid_issue_leaves_the_period_unissued(
 
 async def half_written(app: FastAPI, server: Server, pause_file: Path) -> int:
     """Wait until the server's issue has inserted its issue row and statements and waits
-    (PostgreSQL: on the test's lock) or stands still (SQLite: in `tests.crash`) before its
+    (PostgreSQL: on the test's lock) or stands still (SQLite: in `tests.support.crash`) before its
     insert of lines; return the waiting backend's pid (PostgreSQL) or the server's pid."""
     if app.state.settings.is_sqlite:
         await poll("the issue to reach its insert of lines", 30,

@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import httpx
 import pytest
 
 from service.domain.settlement import Period
-from service.main import create_app
 from service.reference.loader import prepare_database
 from service.simulation import demo
-from tests.conftest import settings_for
+from tests.support.api import status_of
+from tests.support.config import settings_for
 
 
 @pytest.mark.parametrize(
@@ -47,17 +46,6 @@ def test_the_demo_fills_an_empty_database_once(
     assert demo.prepare_demo(settings, said.append) == (last, keys)
     assert said == []  # nothing simulated twice
 
-    async def statement_pdf() -> int:
-        app = create_app(settings)
-        region_key = next(iter(keys.values()))
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://t"
-        ) as c:
-            r = await c.get(
-                f"/api/v1/settlements/{last}/statements/157.pdf",
-                headers={"Authorization": f"Bearer {region_key}"},
-            )
-        await app.state.engine.dispose()
-        return r.status_code
-
-    assert asyncio.run(statement_pdf()) == 200
+    region_key = next(iter(keys.values()))
+    pdf = f"/api/v1/settlements/{last}/statements/157.pdf"
+    assert asyncio.run(status_of(settings, pdf, region_key)) == 200

@@ -17,7 +17,6 @@ About 45 s per backend.
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import uuid
 from collections.abc import Coroutine, Iterator
@@ -43,19 +42,19 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from service.access.auth import key_digest, new_api_key
 from service.main import create_app
-from service.models import ApiClient
-from tests.conftest import BACKENDS, NOW, Api, MakeApi, _reset_postgres, settings_for
-from tests.factories import make_course, make_referral, visit
-from tests.test_access_matrix import MATRIX, TARIFF_FILE, fresh_cpr
+from tests.support.access_matrix import MATRIX
+from tests.support.api import BASE_URL, Api, MakeApi, add_key, asgi_client
+from tests.support.config import NOW, settings_for
+from tests.support.databases import BACKENDS, reset_postgres
+from tests.support.factories import fresh_cpr, make_course, make_referral, visit
+from tests.support.tariffs import tariff_2021
 
 pytestmark = pytest.mark.slow
 
 CONTRACT = Path(__file__).resolve().parents[1] / "contracts" / "openapi.json"
 SCHEMA = schemathesis.openapi.from_path(CONTRACT)
 OPERATIONS = {op.label: op for op in (result.ok() for result in SCHEMA.get_all_operations())}
-BASE_URL = "http://ivsettle.test"
 MAX_EXAMPLES = 10
 
 CHECKS = [
@@ -83,39 +82,13 @@ class Env:
         return self.loop.run_until_complete(coroutine)
 
 
-async def _key(app: FastAPI, role: str, org: str | None) -> str:
-    key = new_api_key()
-    async with app.state.sessionmaker() as session:
-        session.add(
-            ApiClient(
-                id=uuid.uuid4(),
-                name=f"fuzz {role}",
-                role=role,
-                org_code=org,
-                key_sha256=key_digest(key),
-                key_prefix=key[:12],
-                created_at=NOW,
-            )
-        )
-        await session.commit()
-    return key
-
-
 async def _prepare(env: Env) -> None:
     """Keys for every caller, and an issued period with a course in it."""
     for role, org in ROLES.items():
-        auth = f"Bearer {await _key(env.app, role, org)}"
-        env.keys[role] = auth
-        env.parties[role] = Api(
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=env.app, raise_app_exceptions=False),
-                base_url=BASE_URL,
-                headers={"Authorization": auth},
-            ),
-            role,
-            org,
-            uuid.uuid4(),
-        )
+        new = await add_key(env.app, f"fuzz {role}", role, org, NOW)
+        env.keys[role] = f"Bearer {new.key}"
+        client = asgi_client(env.app, new.key, raise_app_exceptions=False)
+        env.parties[role] = Api(client, role, org, new.client.id)
     env.keys["no key"] = None
     env.keys["unknown key"] = f"Bearer ivs_unknown-{uuid.uuid4().hex}"
     await _objects(env)
@@ -155,7 +128,7 @@ def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         url = f"sqlite+aiosqlite:///{tmp / 'ivsettle.db'}"
     else:
         url = request.getfixturevalue("pg_url")
-        asyncio.run(_reset_postgres(url, tmp))
+        asyncio.run(reset_postgres(url, tmp))
     app = create_app(settings_for(url, tmp))
     client = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url=BASE_URL
@@ -372,6 +345,6 @@ async def test_values_past_the_databases_range_are_refused_not_a_500(
         else:
             body = {"visits": [{**item, "course_id": course["id"]}]}
     elif body is not None:  # the shipped tariff, with the field replaced
-        body = {**json.loads(TARIFF_FILE.read_text(encoding="utf-8")), **body}
+        body = {**tariff_2021(), **body}
     r = await client.client.request(method, url, json=body)
     assert r.status_code == 422, r.text

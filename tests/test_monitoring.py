@@ -45,18 +45,13 @@ from sqlalchemy import select
 
 from service.domain.monitoring import Inputs, figures
 from service.models import AuditEvent
+from service.monitoring.files import monitoring_csv, monitoring_xlsx
 from service.monitoring.schemas import MonitoringOut, MunicipalityFiguresOut
 from service.monitoring.service import figures_out
-from service.report.monitoring import monitoring_csv, monitoring_xlsx
-from tests.conftest import Api, MakeApi
-from tests.factories import make_referral, visit
+from tests.support.api import Api, MakeApi
+from tests.support.factories import at, make_referral, visit
 
 GENTOFTE, KOEBENHAVN = "157", "101"
-
-
-def at(app: FastAPI, moment: str) -> None:
-    """Move the service's clock."""
-    app.state.clock.pinned = datetime.fromisoformat(moment)
 
 
 def cpr(n: int) -> str:

@@ -14,32 +14,29 @@ from pathlib import Path
 
 import httpx
 import pytest
-from click.testing import Result
 from fastapi import FastAPI
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from service.access import audit as service_audit
 from service.access import audit_report
-from service.access.auth import key_digest, new_api_key
 from service.cli import app as cli_app
-from service.kit.migrate import upgrade_to_head
 from service.kit.settings import get_settings
 from service.main import create_app
 from service.models import ApiClient, AuditEvent, Patient
-from service.reference.loader import load_reference
-from tests.conftest import (
-    CPR_GUARD,
-    CPR_HASH_KEY,
-    CPR_KEY,
-    NOW,
-    Api,
-    CprGuard,
-    MakeApi,
-    settings_for,
+from tests.support.api import MakeApi, new_api
+from tests.support.config import NOW, service_env, settings_for
+from tests.support.cpr_guard import CPR_GUARD, CprGuard
+from tests.support.databases import migrated_sqlite
+from tests.support.factories import (
+    CPR_A,
+    CPR_B,
+    make_course,
+    make_referral,
+    referral_payload,
+    visit,
 )
-from tests.factories import CPR_A, CPR_B, make_course, make_referral, referral_payload, visit
 
 
 async def test_cpr_never_reaches_the_logs(
@@ -148,7 +145,7 @@ async def test_a_failed_audit_write_fails_the_request(api: MakeApi, app: FastAPI
         assert (await session.execute(text("SELECT count(*) FROM referrals"))).scalar() == 0
 
 
-# --- the CPR guard of the whole run (tests/conftest.py) ------------------------------------
+# --- the CPR guard of the whole run (tests/support/cpr_guard.py) ---------------------------
 
 
 def test_the_cpr_guard_finds_a_leak_and_names_where_without_the_number() -> None:
@@ -501,49 +498,27 @@ async def test_the_patient_audit_lists_who_looked_and_is_itself_audited(
 @pytest.fixture
 def audited_database(tmp_path: Path) -> Iterator[dict[str, str]]:
     """A SQLite file with one patient's course, read by the region; the CLI's environment."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}"
-    settings = settings_for(url, tmp_path)
-    upgrade_to_head(settings)
+    settings = migrated_sqlite(tmp_path / "audit.db")
 
     async def fill() -> None:
-        await load_reference(settings)
         app = create_app(settings)
-        clients = {}
-        for role, org in (("hospital", "HGH"), ("municipality", "157"), ("region", None)):
-            key = new_api_key()
-            async with app.state.sessionmaker() as session:
-                session.add(
-                    ApiClient(
-                        name=f"cli {role}", role=role, org_code=org, key_sha256=key_digest(key),
-                        key_prefix=key[:12], created_at=NOW,
-                    )
-                )  # fmt: skip
-                await session.commit()
-            clients[role] = httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app),
-                base_url="http://t",
-                headers={"Authorization": f"Bearer {key}"},
-                event_hooks=CPR_GUARD.hooks(role),
-            )
-        hospital = Api(clients["hospital"], "hospital", "HGH", uuid.uuid4())
-        gentofte = Api(clients["municipality"], "municipality", "157", uuid.uuid4())
+        parties = [
+            await new_api(app, f"cli {role}", role, org, NOW, event_hooks=CPR_GUARD.hooks(role))
+            for role, org in (("hospital", "HGH"), ("municipality", "157"), ("region", None))
+        ]
+        hospital, gentofte, region = parties
         course = await make_course(hospital, gentofte)
-        await clients["region"].get(
+        await region.get(
             f"/api/v1/courses/{course['id']}", headers={"X-Request-ID": "region-looked"}
         )
-        for client in clients.values():
-            await client.aclose()
+        for party in parties:
+            await party.client.aclose()
         await app.state.engine.dispose()
 
     asyncio.run(fill())
     get_settings.cache_clear()
-    yield {
-        "IVSETTLE_DATABASE_URL": url,
-        "IVSETTLE_NOW": NOW.isoformat(),
-        "IVSETTLE_CPR_KEY": CPR_KEY,
-        "IVSETTLE_CPR_HASH_KEY": CPR_HASH_KEY,
-        "IVSETTLE_KEY_FILE": str(tmp_path / "unused-keys.json"),
-    }
+    key_file = str(tmp_path / "unused-keys.json")
+    yield service_env(settings.database_url, IVSETTLE_KEY_FILE=key_file)
     get_settings.cache_clear()
 
 

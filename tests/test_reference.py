@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-import copy
-import json
-from pathlib import Path
-
 import pytest
 
-from tests.conftest import MakeApi
-
-TARIFF_FILE = (
-    Path(__file__).resolve().parents[1]
-    / "contracts"
-    / "tariffs"
-    / "2021-10-04-region-hovedstaden.json"
-)
-
-
-def tariff_2021() -> dict[str, object]:
-    return dict(json.loads(TARIFF_FILE.read_text(encoding="utf-8")))
+from tests.support.api import MakeApi
+from tests.support.tariffs import tariff_2027
 
 
 async def test_the_29_municipalities_with_clusters(api: MakeApi) -> None:
@@ -81,17 +67,6 @@ async def test_the_2021_tariff_is_loaded(api: MakeApi) -> None:
     r = await municipality.get(f"/api/v1/tariffs/{version['id']}")
     assert r.status_code == 200 and r.json()["document_sha256"] == version["document_sha256"]
     assert (await municipality.get("/api/v1/tariffs/9999")).status_code == 404
-
-
-def tariff_2027() -> dict[str, object]:
-    doc = copy.deepcopy(tariff_2021())
-    doc.update(
-        name="IV-aftale Region Østdanmark, 2020-niveau",
-        valid_from="2027-01-01",
-        payer={"name": "Region Østdanmark", "cvr": "12345678", "gln": "5790000000001"},
-    )
-    doc.pop("sources")
-    return doc
 
 
 async def test_admin_adds_a_version_idempotently(api: MakeApi) -> None:

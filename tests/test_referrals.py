@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MakeApi
-from tests.factories import CPR_A, CPR_B, make_course, make_referral, referral_payload
+from tests.support.api import MakeApi
+from tests.support.factories import CPR_A, CPR_B, make_course, make_referral, referral_payload
 
 SCOPE_CASES: list[tuple[str, dict[str, Any]]] = [
     ("treatment_type_not_covered", {"treatment_type": "chemotherapy"}),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from datetime import datetime
 from typing import Any
 
 import pytest
@@ -13,29 +12,18 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from tests.conftest import Api, MakeApi
-from tests.factories import CPR_A, CPR_B, make_course, visit
-from tests.test_reference import tariff_2021
-
-CPR_C = "0202024000"
-
-
-def at(app: FastAPI, moment: str) -> None:
-    """Move the service's clock."""
-    app.state.clock.pinned = datetime.fromisoformat(moment)
-
-
-async def completed_course(
-    hospital: Api, municipality: Api, start: str, end: str, treatment: str, cpr: str
-) -> dict[str, Any]:
-    course = await make_course(
-        hospital, municipality, start_date=start, treatment_type=treatment, patient_cpr=cpr
-    )
-    r = await municipality.post(
-        f"/api/v1/courses/{course['id']}/complete", json={"end_date": end, "reason": "completed"}
-    )
-    assert r.status_code == 200, r.text
-    return course
+from tests.support.api import Api, MakeApi
+from tests.support.factories import (
+    CPR_A,
+    CPR_B,
+    CPR_C,
+    at,
+    completed_course,
+    issue,
+    make_course,
+    visit,
+)
+from tests.support.tariffs import tariff_2021, tariff_2027
 
 
 def lines_of(statement: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -56,12 +44,6 @@ def lines_of(statement: dict[str, Any]) -> list[tuple[Any, ...]]:
 async def statement(client: Api, period: str, code: str = "157") -> dict[str, Any]:
     r = await client.get(f"/api/v1/settlements/{period}/statements/{code}")
     assert r.status_code == 200, r.text
-    return dict(r.json())
-
-
-async def issue(region: Api, period: str, expected: int = 201) -> dict[str, Any]:
-    r = await region.post(f"/api/v1/settlements/{period}/issue")
-    assert r.status_code == expected, r.text
     return dict(r.json())
 
 
@@ -332,8 +314,6 @@ async def test_a_missing_price_index_is_a_clear_error(
 async def test_statements_from_2027_name_the_new_region(
     app: FastAPI, api: MakeApi, parties: tuple[Api, Api, Api]
 ) -> None:
-    from tests.test_reference import tariff_2027
-
     hospital, gentofte, region = parties
     await (await api("admin")).post("/api/v1/tariffs", json=tariff_2027())
     at(app, "2027-02-10T10:00:00+01:00")
@@ -378,7 +358,7 @@ async def test_a_run_reads_only_the_courses_that_may_have_moved(
     app: FastAPI, parties: tuple[Api, Api, Api]
 ) -> None:
     from service.domain.settlement import Period
-    from service.settlement.service import compute
+    from service.settlement.run import compute
 
     hospital, gentofte, region = parties
     at(app, "2024-02-10T10:00:00+01:00")

@@ -3,8 +3,8 @@
 Hypothesis drives random histories through the HTTP API - registrations (referral and
 acceptance), visits (often late, for months already issued), completions, corrections of
 start and end dates, cancellations, the clock moving on and month after month issued - and
-after every step compares what the service says with `tests.settlement_model`, a plain
-model written from DESIGN.md alone:
+after every step compares what the service says with `tests.support.settlement_model`, a
+plain model written from DESIGN.md alone:
 
 - the draft of the open period (every line of the two municipalities in play, the other
   27 empty, totals, staircase count, courses not yet settled) is what the model predicts;
@@ -55,13 +55,13 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from service.access.auth import key_digest, new_api_key
 from service.main import create_app
-from service.models import ApiClient
 from service.settlement.verify import IssueCheck, verify
-from tests.conftest import _reset_postgres, settings_for
-from tests.factories import referral_payload
-from tests.settlement_model import (
+from tests.support.api import new_api
+from tests.support.config import settings_for
+from tests.support.databases import reset_postgres
+from tests.support.factories import referral_payload
+from tests.support.settlement_model import (
     RATES,
     Course,
     Line,
@@ -71,7 +71,7 @@ from tests.settlement_model import (
     month_of,
     month_text,
 )
-from tests.test_reference import tariff_2021
+from tests.support.tariffs import tariff_2021
 
 LOCAL = ZoneInfo("Europe/Copenhagen")
 FIRST_DAY = date(2024, 11, 1)
@@ -193,7 +193,7 @@ class SettlementMachine(RuleBasedStateMachine):
         """SQLite: a copy of the migrated template; PostgreSQL: emptied and reloaded."""
         type(self).examples += 1
         if self.template is None:
-            self.run(_reset_postgres(self.url, self.workdir))
+            self.run(reset_postgres(self.url, self.workdir))
             return self.url
         self.db_file = self.workdir / f"model-{self.examples}.db"
         shutil.copy(self.template, self.db_file)
@@ -221,25 +221,8 @@ class SettlementMachine(RuleBasedStateMachine):
             *((code, "municipality", code) for code in MUNICIPALITIES),
             *((code, "hospital", code) for code in HOSPITALS),
         ]:
-            key = new_api_key()
-            async with self.app.state.sessionmaker() as session:
-                session.add(
-                    ApiClient(
-                        id=uuid.uuid4(),
-                        name=f"model {name}",
-                        role=role,
-                        org_code=org,
-                        key_sha256=key_digest(key),
-                        key_prefix=key[:12],
-                        created_at=self.now(),
-                    )
-                )
-                await session.commit()
-            self.clients[name] = httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=self.app),
-                base_url="http://ivsettle.test",
-                headers={"Authorization": f"Bearer {key}"},
-            )
+            party = await new_api(self.app, f"model {name}", role, org, self.now())
+            self.clients[name] = party.client
         r = await self.clients["admin"].post("/api/v1/tariffs", json=model_tariff_document())
         assert r.status_code == 201, r.text
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import subprocess
-import sys
 import uuid
 from collections import Counter, defaultdict
 from datetime import datetime, time, timedelta
@@ -33,8 +31,11 @@ from service.settlement import service as settlement
 from service.simulation import plan as plan_module
 from service.simulation.plan import SimulationOptions, make_plan, planned_visits
 from service.simulation.populations import POPULATION_2024
-from service.simulation.run import SimulationRefused, SimulationSummary, simulate
-from tests.conftest import CPR_HASH_KEY, CPR_KEY, NOW, _reset_postgres, settings_for
+from service.simulation.run import SimulationRefused, simulate
+from service.simulation.summary import SimulationSummary
+from tests.support.cli import run_cli
+from tests.support.config import NOW, service_env, settings_for
+from tests.support.databases import reset_postgres
 
 SMALL = SimulationOptions(start=Period(2024, 1), months=2, courses_per_year=300, seed=7)
 
@@ -148,7 +149,7 @@ async def _fresh(settings: Settings, tmp_path: Path, request: pytest.FixtureRequ
         target = tmp_path / f"fresh-{uuid.uuid4().hex[:8]}.db"
         shutil.copy(template, target)
         return settings_for(f"sqlite+aiosqlite:///{target}", tmp_path)
-    await _reset_postgres(settings.database_url, tmp_path)
+    await reset_postgres(settings.database_url, tmp_path)
     return settings
 
 
@@ -259,7 +260,7 @@ async def _check_issued(
     for course in every_course:
         place = places.get(course.facts.course_id)
         tariff = version_for(versions, course.facts.start_date)
-        lines = owed_lines(course.facts, tariff, place[2] if place else 1, indices, last)
+        lines = owed_lines(course.facts, tariff, place.tier if place else 1, indices, last)
         assert place is not None or not lines  # whatever owes was placed on the staircase
         for line in lines:
             owed[(line.course_id, line.kind, str(line.period))] += line.amount
@@ -273,7 +274,7 @@ async def _check_issued(
     # And the next month's draft has no adjustment left over: every change was settled once.
     region = Principal(uuid.uuid4(), "test", "region", None)
     ctx = Ctx(session, region, Clock(NOW), load_vault(settings))
-    draft = await settlement.region_summary(ctx, str(last.next()))
+    draft = await settlement.region_summary(ctx, last.next())
     assert draft.state == "draft"
     assert all(m.adjustment_total == "0.00" for m in draft.municipalities)
 
@@ -283,27 +284,13 @@ async def _check_issued(
 
 def test_the_command_simulates_into_a_fresh_database(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'sim.db'}"
-    env = os.environ | {
-        "IVSETTLE_DATABASE_URL": url,
-        "IVSETTLE_NOW": NOW.isoformat(),
-        "IVSETTLE_CPR_KEY": CPR_KEY,
-        "IVSETTLE_CPR_HASH_KEY": CPR_HASH_KEY,
-    }
-    args = [
-        sys.executable,
-        "-m",
-        "service",
-        "simulate",
-        "--months",
-        "1",
-        "--courses-per-year",
-        "120",
-    ]
-    done = subprocess.run(args, env=env, cwd=tmp_path, capture_output=True, text=True)
+    env = os.environ | service_env(url)
+    args = ["simulate", "--months", "1", "--courses-per-year", "120"]
+    done = run_cli(env, tmp_path, *args)
     assert done.returncode == 0, done.stderr
     assert "2024-01 issued" in done.stdout
     assert "courses: 10 " in done.stdout
     assert "months issued: 1" in done.stdout
-    again = subprocess.run(args, env=env, cwd=tmp_path, capture_output=True, text=True)
+    again = run_cli(env, tmp_path, *args)
     assert again.returncode == 1
     assert "already holds courses" in again.stderr

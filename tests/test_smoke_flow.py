@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import MakeApi
-from tests.factories import make_course, visit
+from tests.support.api import MakeApi
+from tests.support.factories import make_course, visit
 
 
 async def test_referral_to_completed_course(api: MakeApi) -> None:

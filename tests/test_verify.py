@@ -11,22 +11,19 @@ import os
 from pathlib import Path
 from typing import Any
 
-import httpx
 import rfc8785
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.access.auth import key_digest, new_api_key
 from service.domain.settlement import Period
 from service.kit.settings import Settings
 from service.main import create_app
-from service.models import ApiClient
 from service.settlement.verify import IssueCheck, verify
-from tests.conftest import CPR_HASH_KEY, CPR_KEY, NOW, Api, MakeApi
-from tests.factories import CPR_A, CPR_B, make_course, visit
-from tests.test_cli_settlement import run_cli
-from tests.test_settlement import CPR_C, at, issue
+from tests.support.api import Api, MakeApi, new_api
+from tests.support.cli import run_cli
+from tests.support.config import NOW, service_env
+from tests.support.factories import CPR_A, CPR_B, CPR_C, at, issue, make_course, visit
 
 
 async def _checks(app: FastAPI, period: str | None = None) -> list[IssueCheck]:
@@ -189,42 +186,19 @@ async def test_the_hash_is_rfc8785_of_the_served_json(api: MakeApi, app: FastAPI
 def test_verify_command_reports_and_fails_on_a_change(settings: Settings, tmp_path: Path) -> None:
     async def fill() -> None:
         app = create_app(settings)
-        keys: dict[str, str] = {}
-        async with app.state.sessionmaker() as session:
-            for role, org in (("hospital", "HGH"), ("municipality", "157"), ("region", None)):
-                keys[role] = new_api_key()
-                session.add(
-                    ApiClient(
-                        name=f"cli {role}", role=role, org_code=org,
-                        key_sha256=key_digest(keys[role]), key_prefix=keys[role][:12],
-                        created_at=NOW,
-                    )
-                )  # fmt: skip
-            await session.commit()
-        opened: list[httpx.AsyncClient] = []
+        opened: list[Api] = []
 
         async def make(role: str, org: str | None = None) -> Api:
-            opened.append(
-                httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=app),
-                    base_url="http://ivsettle.test",
-                    headers={"Authorization": f"Bearer {keys[role]}"},
-                )
-            )
-            return Api(opened[-1], role, org, NOW)  # type: ignore[arg-type]
+            opened.append(await new_api(app, f"cli {role}", role, org, NOW))
+            return opened[-1]
 
         await _history(app, make)
-        for client in opened:
-            await client.aclose()
+        for party in opened:
+            await party.client.aclose()
         await app.state.engine.dispose()
 
     asyncio.run(fill())
-    env = os.environ | {
-        "IVSETTLE_DATABASE_URL": settings.database_url,
-        "IVSETTLE_NOW": NOW.isoformat(),
-        "IVSETTLE_CPR_KEY": CPR_KEY,
-        "IVSETTLE_CPR_HASH_KEY": CPR_HASH_KEY,
-    }
+    env = os.environ | service_env(settings.database_url)
     ok = run_cli(env, tmp_path, "verify")
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.count("29 statements") == 3 and ok.stdout.count("verified") == 3

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Api, MakeApi
-from tests.factories import CPR_B, make_course, visit
+from tests.support.api import Api, MakeApi
+from tests.support.factories import CPR_B, make_course, visit
 
 COURSES = "/api/v1/courses"
 BATCH = "/api/v1/visits/batch"

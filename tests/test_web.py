@@ -29,9 +29,10 @@ from service.web.charts import (
 )
 from service.web.pages import safe_next
 from service.web.session import COOKIE_NAME, SessionSealer, derive_cookie_key
-from tests.conftest import CPR_GUARD, NOW, Api, MakeApi, settings_for
-from tests.factories import CPR_A, CPR_B
-from tests.test_settlement import completed_course
+from tests.support.api import Api, MakeApi
+from tests.support.config import NOW, settings_for
+from tests.support.cpr_guard import CPR_GUARD
+from tests.support.factories import CPR_A, CPR_B, completed_course
 
 SVG = "{http://www.w3.org/2000/svg}"
 

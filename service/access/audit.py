@@ -46,6 +46,8 @@ async def record(
     patient_id: uuid.UUID | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
+    """One audit row: who (None: the command line), what was done to which object, and
+    the patient it concerns; in the caller's transaction."""
     await record_many(
         session, principal, at, action, object_type, [(object_id, patient_id)], detail
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import getpass
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +20,7 @@ from service.access import audit
 from service.access.vault import CprVault, load_vault
 from service.domain.cpr import normalize_cpr
 from service.kit.clock import LOCAL_TZ, Clock
-from service.kit.db import create_engine, create_sessionmaker
+from service.kit.db import standalone_session
 from service.kit.settings import Settings
 from service.models import AuditEvent, Patient
 
@@ -47,6 +47,7 @@ class Access:
     detail: dict[str, Any] | None
 
     def as_json(self) -> dict[str, Any]:
+        """The row for `--json`: instants in ISO 8601, ids as text."""
         return {
             "at": self.at.isoformat(),
             "client_id": str(self.client_id) if self.client_id else None,
@@ -63,10 +64,13 @@ class Access:
 
 @dataclass(frozen=True)
 class PatientAudit:
+    """The patient's pseudonymous id and every audit row about them, oldest first."""
+
     patient_id: uuid.UUID
     accesses: list[Access]
 
     def as_json(self) -> dict[str, Any]:
+        """The report for `--json`."""
         return {
             "patient_id": str(self.patient_id),
             "accesses": [a.as_json() for a in self.accesses],
@@ -106,39 +110,21 @@ async def patient_audit(
         session, None, at, READ_ACTION, "patient", patient_id, patient_id,
         detail={"operator": by, "rows": len(rows)},
     )  # fmt: skip
-    accesses = [
-        Access(
-            at=e.at,
-            client_id=e.client_id,
-            client_name=e.client_name,
-            role=e.role,
-            org_code=e.org_code,
-            action=e.action,
-            object_type=e.object_type,
-            object_id=e.object_id,
-            request_id=e.request_id,
-            detail=e.detail,
-        )
-        for e in rows
-    ]
+    names = [f.name for f in fields(Access)]
+    accesses = [Access(**{name: getattr(e, name) for name in names}) for e in rows]
     return PatientAudit(patient_id, accesses)
 
 
 async def run(settings: Settings, cpr: str) -> PatientAudit:
     """The report, committed with its own `audit.read` row (also when the patient is unknown)."""
-    engine = create_engine(settings)
-    try:
-        async with create_sessionmaker(engine)() as session:
-            try:
-                report = await patient_audit(
-                    session, load_vault(settings), cpr, Clock(settings.now).now(), operator()
-                )
-            finally:
-                # The reading is recorded whether or not the patient was found.
-                await session.commit()
-            return report
-    finally:
-        await engine.dispose()
+    async with standalone_session(settings) as session:
+        try:
+            return await patient_audit(
+                session, load_vault(settings), cpr, Clock(settings.now).now(), operator()
+            )
+        finally:
+            # The reading is recorded whether or not the patient was found.
+            await session.commit()
 
 
 def _who(access: Access) -> str:

@@ -74,6 +74,18 @@ async def add_client(
     return NewClient(client, key)
 
 
+async def principal_by_key(session: AsyncSession, key: str) -> tuple[Principal, bool] | None:
+    """The client whose key this is and whether it is revoked; None for an unknown key.
+    Only the key's hash is compared; a Core select of five columns (on every request)."""
+    stmt = select(
+        ApiClient.id, ApiClient.name, ApiClient.role, ApiClient.org_code, ApiClient.revoked_at
+    ).where(ApiClient.key_sha256 == key_digest(key))
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        return None
+    return Principal(row.id, row.name, row.role, row.org_code), row.revoked_at is not None
+
+
 def principal_of(client: ApiClient) -> Principal:
     role: Role = client.role  # type: ignore[assignment]  # stored only from ROLES
     return Principal(client.id, client.name, role, client.org_code)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.access.auth import Principal
 from service.access.vault import CprVault
-from service.referral import repository
+from service.models import Patient
 
 
 def may_see_cpr(principal: Principal) -> bool:
@@ -22,7 +23,10 @@ def may_see_cpr(principal: Principal) -> bool:
 async def reveal_cprs(
     session: AsyncSession, vault: CprVault, principal: Principal, patient_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, str]:
-    if not may_see_cpr(principal):
+    """The CPR numbers of the patients, when the principal may see them (else none)."""
+    if not may_see_cpr(principal) or not patient_ids:
         return {}
-    blobs = await repository.patient_cpr_blobs(session, patient_ids)
-    return {pid: vault.decrypt(blob) for pid, blob in blobs.items()}
+    rows = await session.execute(
+        select(Patient.id, Patient.cpr_encrypted).where(Patient.id.in_(set(patient_ids)))
+    )
+    return {pid: vault.decrypt(blob) for pid, blob in rows}

@@ -11,7 +11,8 @@ import typer
 from service.access.clients import command_line_principal
 from service.access.vault import load_vault
 from service.deps import Ctx
-from service.errors import ServiceError
+from service.domain.tariff import DomainError
+from service.errors import ServiceError, as_service_error
 from service.kit.clock import Clock
 from service.kit.db import standalone_session
 from service.kit.settings import Settings, get_settings
@@ -28,6 +29,7 @@ app = typer.Typer(
 
 
 def configure_logging() -> None:
+    """Log lines with time, level and logger to stderr (the service's own log is "ivsettle")."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -41,6 +43,7 @@ def prepared_settings() -> Settings:
 
 
 def describe(settings: Settings) -> str:
+    """The database URL as a command may print it: without its password."""
     url = settings.database_url
     if "@" in url:  # never print a password
         scheme, rest = url.split("://", 1)
@@ -58,6 +61,9 @@ async def with_ctx(settings: Settings, work: Callable[[Ctx], Awaitable[T]]) -> T
         return result
 
 
-def fail(exc: ServiceError) -> NoReturn:
-    typer.echo(f"error: {exc.code}: {exc.detail}", err=True)
+def fail(exc: ServiceError | DomainError) -> NoReturn:
+    """Report a use case's refusal as `error: <code>: <detail>` and exit 1; a domain error
+    reads as the problem the API would answer (service/errors.py, DOMAIN_PROBLEMS)."""
+    error = as_service_error(exc)
+    typer.echo(f"error: {error.code}: {error.detail}", err=True)
     raise typer.Exit(code=1)

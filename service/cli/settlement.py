@@ -8,15 +8,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.cli.app import app, fail, prepared_settings, with_ctx
 from service.deps import Ctx
+from service.domain.settlement import Period
+from service.domain.tariff import DomainError
 from service.errors import ServiceError
-from service.kit.db import create_engine
+from service.kit.db import standalone_session
 from service.kit.settings import Settings
-from service.settlement import downloads
-from service.settlement import service as settlement
+from service.report.files import File
+from service.settlement import downloads, service
+from service.settlement.issue import issue_period
 from service.settlement.schemas import RegionSummaryOut
 from service.settlement.verify import IssueCheck, verify
 
@@ -30,13 +32,14 @@ def settle(
     settings = prepared_settings()
 
     async def work(ctx: Ctx) -> tuple[RegionSummaryOut, bool]:
+        month = Period.parse(period)
         if issue:
-            return await settlement.issue_period(ctx, period)
-        return await settlement.region_summary(ctx, period), False
+            return await issue_period(ctx, month)
+        return await service.region_summary(ctx, month), False
 
     try:
         summary, created = asyncio.run(with_ctx(settings, work))
-    except ServiceError as exc:
+    except (ServiceError, DomainError) as exc:
         fail(exc)
     state = summary.state if not issue else ("issued now" if created else "already issued")
     typer.echo(f"Period {summary.period}: {state}; payer {summary.payer.name}")
@@ -64,12 +67,12 @@ def export(
         raise typer.BadParameter("one of csv, xlsx, pdf", param_hint="--format")
     settings = prepared_settings()
 
-    async def work(ctx: Ctx) -> downloads.File:
-        return await downloads.statement_file(ctx, period, municipality, format)
+    async def work(ctx: Ctx) -> File:
+        return await downloads.statement_file(ctx, Period.parse(period), municipality, format)
 
     try:
         file = asyncio.run(with_ctx(settings, work))
-    except ServiceError as exc:
+    except (ServiceError, DomainError) as exc:
         fail(exc)
     target = output or Path(file.filename)
     target.write_bytes(file.content)
@@ -79,16 +82,12 @@ def export(
 async def verify_settlements(settings: Settings, period: str | None) -> list[IssueCheck]:
     """Run `verify` in one read-only snapshot (REPEATABLE READ on PostgreSQL), so an issue
     made meanwhile is either wholly seen or not at all."""
-    wanted = settlement.parse_period(period) if period is not None else None
-    engine = create_engine(settings)
-    try:
-        async with engine.connect() as conn:
-            if engine.dialect.name == "postgresql":
-                await conn.execution_options(isolation_level="REPEATABLE READ")
-            async with AsyncSession(bind=conn) as session:
-                return await verify(session, wanted)
-    finally:
-        await engine.dispose()
+    wanted = Period.parse(period) if period is not None else None
+    async with standalone_session(settings) as session:
+        if session.get_bind().dialect.name == "postgresql":
+            # Before the first statement: the transaction it begins is the snapshot.
+            await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        return await verify(session, wanted)
 
 
 @app.command("verify")
@@ -105,7 +104,7 @@ def verify_command(
     settings = prepared_settings()
     try:
         checks = asyncio.run(verify_settlements(settings, period))
-    except ServiceError as exc:
+    except (ServiceError, DomainError) as exc:
         fail(exc)
     if as_json:
         typer.echo(

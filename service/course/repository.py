@@ -6,10 +6,12 @@ import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import Select, false, func, insert, select, update
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.access.auth import Principal
+from service.access.visibility import first_visible, visible
+from service.course.schemas import CourseSearch
 from service.models import (
     Course,
     CourseCorrection,
@@ -20,15 +22,49 @@ from service.models import (
     Visit,
 )
 
+VERSIONED_FIELDS = (
+    "municipality_code",
+    "hospital_code",
+    "treatment_type",
+    "setting",
+    "start_date",
+    "end_date",
+    "status",
+)
+"""What of a course its history keeps at each revision (what settling it depends on)."""
+
 
 def visible_courses(principal: Principal) -> Select[Course]:
     """A municipality sees its own courses, the region all; others none (so: 404)."""
-    stmt = select(Course)
-    if principal.role == "municipality":
-        stmt = stmt.where(Course.municipality_code == principal.org_code)
-    elif principal.role != "region":
-        stmt = stmt.where(false())
-    return stmt
+    return visible(select(Course), principal, {"municipality": Course.municipality_code})
+
+
+async def visible_course(
+    session: AsyncSession, principal: Principal, course_id: uuid.UUID, for_update: bool
+) -> Course | None:
+    """The course if the principal may see it; `for_update` locks its row until commit."""
+    return await first_visible(
+        session, visible_courses(principal).where(Course.id == course_id), for_update
+    )
+
+
+async def search(
+    session: AsyncSession, principal: Principal, criteria: CourseSearch, limit: int, offset: int
+) -> list[Course]:
+    """The visible courses that match every criterion given, by start date (then creation)."""
+    stmt = visible_courses(principal)
+    if criteria.municipality_code is not None:
+        stmt = stmt.where(Course.municipality_code == criteria.municipality_code)
+    if criteria.status is not None:
+        stmt = stmt.where(Course.status == criteria.status)
+    if criteria.started_from is not None:
+        stmt = stmt.where(Course.start_date >= criteria.started_from)
+    if criteria.started_to is not None:
+        stmt = stmt.where(Course.start_date <= criteria.started_to)
+    stmt = (
+        stmt.order_by(Course.start_date, Course.created_at, Course.id).limit(limit).offset(offset)
+    )
+    return list((await session.scalars(stmt)).all())
 
 
 async def visit_summary(
@@ -106,13 +142,7 @@ async def record_version(
             change=change,
             recorded_at=at,
             recorded_by=by,
-            municipality_code=course.municipality_code,
-            hospital_code=course.hospital_code,
-            treatment_type=course.treatment_type,
-            setting=course.setting,
-            start_date=course.start_date,
-            end_date=course.end_date,
-            status=course.status,
+            **{name: getattr(course, name) for name in VERSIONED_FIELDS},
         )
     )
 

@@ -9,8 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from service.course import service
-from service.course.schemas import CancelIn, CompleteIn, CorrectionIn, CourseOut, CourseStatus
+from service.course.schemas import CancelIn, CompleteIn, CorrectionIn, CourseOut, CourseSearch
 from service.deps import Ctx, require
+from service.domain.vocabulary import CourseStatus
 from service.kit.openapi_responses import conflict
 
 router = APIRouter(prefix="/api/v1", tags=["courses"])
@@ -30,9 +31,8 @@ async def list_courses(
     # Bounded: an offset beyond 64 bits reached the database and failed there (a 500).
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> list[CourseOut]:
-    return await service.list_courses(
-        ctx, municipality_code, status, started_from, started_to, limit, offset
-    )
+    criteria = CourseSearch(municipality_code, status, started_from, started_to)
+    return await service.list_courses(ctx, criteria, limit, offset)
 
 
 @router.get("/courses/{course_id}", response_model=CourseOut)

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.referral.schemas import Setting
-
-CourseStatus = Literal["active", "completed", "cancelled"]
-EndReason = Literal["completed", "readmitted", "switched_to_oral", "deceased", "other"]
+from service.domain.vocabulary import CourseStatus, EndReason, Setting, TreatmentType
 
 
 class CorrectionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     reason: str
     previous: dict[str, Any]
@@ -24,6 +24,8 @@ class CorrectionOut(BaseModel):
 
 
 class StaircasePlaceOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     year: int
     position: int
     tier: int
@@ -94,6 +96,16 @@ class CorrectionIn(BaseModel):
 
     start_date: date | None = None
     end_date: date | None = None
-    treatment_type: Literal["antibiotics", "fluids", "pump"] | None = None
+    treatment_type: TreatmentType | None = None
     municipality_code: str | None = Field(default=None, min_length=3, max_length=3)
     reason: str = Field(min_length=1, max_length=2000)
+
+
+@dataclass(frozen=True)
+class CourseSearch:
+    """What a search of courses filters on; None: not filtered on."""
+
+    municipality_code: str | None = None
+    status: CourseStatus | None = None
+    started_from: date | None = None
+    started_to: date | None = None

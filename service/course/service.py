@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import date
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from service.access import audit
 from service.access.patients import reveal_cprs
 from service.course import repository
 from service.course.schemas import (
@@ -19,20 +19,16 @@ from service.course.schemas import (
     CorrectionIn,
     CorrectionOut,
     CourseOut,
+    CourseSearch,
     StaircasePlaceOut,
 )
 from service.deps import Ctx
 from service.domain.money import format_kr
 from service.domain.scope import Violation
 from service.errors import Conflict, Invalid, NotFound
-from service.models import (
-    Course,
-    CourseCorrection,
-    CoursePosition,
-    Municipality,
-    Statement,
-    StatementLine,
-)
+from service.kit.rows import from_row
+from service.models import Course, CourseCorrection, Statement, StatementLine
+from service.reference import repository as reference_repository
 from service.tariff.repository import version_valid_on
 
 
@@ -50,154 +46,95 @@ async def present_courses(ctx: Ctx, courses: Sequence[Course], action: str) -> l
     corrections = await repository.corrections_for(ctx.session, ids)
     places = await repository.staircase_places(ctx.session, ids)
     billed = await repository.billed_lines(ctx.session, ids)
-    await audit.record_many(
-        ctx.session,
-        ctx.principal,
-        ctx.now,
-        action,
-        "course",
-        [(c.id, c.patient_id) for c in courses],
-        detail={"cpr_shown": bool(cprs)},
+    await ctx.audit_many(
+        action, "course", [(c.id, c.patient_id) for c in courses], {"cpr_shown": bool(cprs)}
     )
     today = ctx.clock.today()
     out = []
     for c in courses:
         n, given, last_given = visits.get(c.id, (0, 0, None))
+        place = places.get(c.id)
         out.append(
-            CourseOut(
-                id=c.id,
-                referral_id=c.referral_id,
-                patient_id=c.patient_id,
+            from_row(
+                CourseOut,
+                c,
                 patient_cpr=cprs.get(c.patient_id),
-                municipality_code=c.municipality_code,
-                hospital_code=c.hospital_code,
-                treatment_type=c.treatment_type,
-                setting=c.setting,
-                start_date=c.start_date,
-                end_date=c.end_date,
-                status=c.status,
-                end_reason=c.end_reason,
-                end_note=c.end_note,
-                cancel_reason=c.cancel_reason,
                 day_count=day_count(c, today),
                 visit_count=n,
                 administered_visit_count=given,
                 last_administered_date=last_given,
-                corrections=[
-                    CorrectionOut(
-                        id=k.id,
-                        reason=k.reason,
-                        previous=k.previous,
-                        corrected=k.corrected,
-                        corrected_at=k.corrected_at,
-                        corrected_by=k.corrected_by,
-                    )
-                    for k in corrections[c.id]
-                ],
-                staircase=_place_out(places.get(c.id)),
+                corrections=[CorrectionOut.model_validate(k) for k in corrections[c.id]],
+                staircase=StaircasePlaceOut.model_validate(place) if place is not None else None,
                 billed=[_billed_out(line, statement) for line, statement in billed[c.id]],
                 billed_total=format_kr(sum(line.amount_ore for line, _ in billed[c.id])),
-                created_at=c.created_at,
-                updated_at=c.updated_at,
             )
         )
     return out
 
 
-def _place_out(place: CoursePosition | None) -> StaircasePlaceOut | None:
-    if place is None:
-        return None
-    return StaircasePlaceOut(year=place.year, position=place.position, tier=place.tier)
-
-
 def _billed_out(line: StatementLine, statement: Statement) -> BilledLineOut:
-    return BilledLineOut(
+    return from_row(
+        BilledLineOut,
+        line,
         statement_number=statement.number,
         statement_period=statement.period,
         period=line.line_period,
-        kind=line.kind,
-        quantity=line.quantity,
         unit_price=format_kr(line.unit_price_ore),
         amount=format_kr(line.amount_ore),
-        tier=line.tier,
-        adjustment=line.adjustment,
-        reason=line.reason,
     )
 
 
-async def course_out(ctx: Ctx, course: Course, action: str) -> CourseOut:
+async def course_out(ctx: Ctx, course: Course, action: str = "course.read") -> CourseOut:
+    """One course as the principal may see it (the read is audited)."""
     (out,) = await present_courses(ctx, [course], action)
     return out
 
 
 async def visible_course(ctx: Ctx, course_id: uuid.UUID, for_update: bool = False) -> Course:
-    stmt = repository.visible_courses(ctx.principal).where(Course.id == course_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    course = (await ctx.session.scalars(stmt)).first()
+    """The course, if the principal may see it (else 404); `for_update` locks its row."""
+    course = await repository.visible_course(ctx.session, ctx.principal, course_id, for_update)
     if course is None:
         raise NotFound("course_not_found", "no such course for this client")
     return course
 
 
 async def list_courses(
-    ctx: Ctx,
-    municipality_code: str | None,
-    status: str | None,
-    started_from: date | None,
-    started_to: date | None,
-    limit: int,
-    offset: int,
+    ctx: Ctx, criteria: CourseSearch, limit: int, offset: int
 ) -> list[CourseOut]:
-    stmt = repository.visible_courses(ctx.principal)
-    if municipality_code is not None:
-        stmt = stmt.where(Course.municipality_code == municipality_code)
-    if status is not None:
-        stmt = stmt.where(Course.status == status)
-    if started_from is not None:
-        stmt = stmt.where(Course.start_date >= started_from)
-    if started_to is not None:
-        stmt = stmt.where(Course.start_date <= started_to)
-    stmt = (
-        stmt.order_by(Course.start_date, Course.created_at, Course.id).limit(limit).offset(offset)
-    )
-    courses = list((await ctx.session.scalars(stmt)).all())
-    await audit.record(
-        ctx.session,
-        ctx.principal,
-        ctx.now,
-        "course.search",
-        "course",
-        detail=audit.search_detail(
-            ctx.vault,
-            {
-                "municipality_code": municipality_code,
-                "status": status,
-                "started_from": started_from,
-                "started_to": started_to,
-            },
-            count=len(courses),
-        ),  # criteria pseudonymised: a filter is free text, a CPR could be typed into it
-    )
+    """The courses the principal may see that match, by start date (the search audited)."""
+    courses = await repository.search(ctx.session, ctx.principal, criteria, limit, offset)
+    await ctx.audit_search("course.search", "course", asdict(criteria), len(courses))
     return await present_courses(ctx, courses, "course.read")
 
 
 async def get_course(ctx: Ctx, course_id: uuid.UUID) -> CourseOut:
-    return await course_out(ctx, await visible_course(ctx, course_id), "course.read")
+    """The course, if the principal may see it."""
+    return await course_out(ctx, await visible_course(ctx, course_id))
 
 
 def _invalid(code: str, field: str, message: str) -> Invalid:
     return Invalid(code, message, [Violation(code, field, message)])
 
 
+async def _changed(
+    ctx: Ctx, course: Course, change: str, action: str, detail: dict[str, Any] | None = None
+) -> None:
+    """Append the course as it now stands (its revision raised) to its history, and audit
+    the change."""
+    await repository.record_version(ctx.session, course, change, ctx.now, ctx.principal.client_id)
+    await ctx.audit(action, "course", course.id, course.patient_id, detail=detail)
+
+
 async def complete_course(ctx: Ctx, course_id: uuid.UUID, body: CompleteIn) -> CourseOut:
+    """The course ended (§2.4): its end date and reason; the same completion again is a
+    retry and changes nothing."""
     course = await visible_course(ctx, course_id, for_update=True)
     if (
         course.status == "completed"
         and course.end_date == body.end_date
         and course.end_reason == body.reason
     ):
-        return await course_out(ctx, course, "course.read")  # a retry
+        return await course_out(ctx, course)  # a retry
     if course.status != "active":
         raise Conflict(
             "course_not_active",
@@ -216,20 +153,9 @@ async def complete_course(ctx: Ctx, course_id: uuid.UUID, body: CompleteIn) -> C
     course.end_note = body.note
     course.updated_at = ctx.now
     course.revision += 1
-    await repository.record_version(
-        ctx.session, course, "completed", ctx.now, ctx.principal.client_id
-    )
-    await audit.record(
-        ctx.session,
-        ctx.principal,
-        ctx.now,
-        "course.complete",
-        "course",
-        course.id,
-        course.patient_id,
-        detail={"end_date": str(body.end_date), "reason": body.reason},
-    )
-    return await course_out(ctx, course, "course.read")
+    detail = {"end_date": str(body.end_date), "reason": body.reason}
+    await _changed(ctx, course, "completed", "course.complete", detail)
+    return await course_out(ctx, course)
 
 
 async def cancel_course(ctx: Ctx, course_id: uuid.UUID, body: CancelIn) -> CourseOut:
@@ -241,19 +167,8 @@ async def cancel_course(ctx: Ctx, course_id: uuid.UUID, body: CancelIn) -> Cours
         course.cancel_reason = body.reason
         course.updated_at = ctx.now
         course.revision += 1
-        await repository.record_version(
-            ctx.session, course, "cancelled", ctx.now, ctx.principal.client_id
-        )
-        await audit.record(
-            ctx.session,
-            ctx.principal,
-            ctx.now,
-            "course.cancel",
-            "course",
-            course.id,
-            course.patient_id,
-        )
-    return await course_out(ctx, course, "course.read")
+        await _changed(ctx, course, "cancelled", "course.cancel")
+    return await course_out(ctx, course)
 
 
 async def correct_course(ctx: Ctx, course_id: uuid.UUID, body: CorrectionIn) -> CourseOut:
@@ -282,9 +197,8 @@ async def correct_course(ctx: Ctx, course_id: uuid.UUID, body: CorrectionIn) -> 
         raise _invalid("end_date_in_future", "end_date", "the end date lies in the future")
     if "start_date" in changes and await version_valid_on(ctx.session, start) is None:
         raise _invalid("before_agreement", "start_date", "no tariff version covers this start date")
-    if (
-        "municipality_code" in changes
-        and await ctx.session.get(Municipality, changes["municipality_code"]) is None
+    if "municipality_code" in changes and not await reference_repository.is_municipality(
+        ctx.session, changes["municipality_code"]
     ):
         raise _invalid(
             "unknown_municipality",
@@ -315,20 +229,8 @@ async def correct_course(ctx: Ctx, course_id: uuid.UUID, body: CorrectionIn) -> 
             "active_course_exists",
             "the patient already has an active course of this type in that municipality",
         ) from None
-    await repository.record_version(
-        ctx.session, course, "corrected", ctx.now, ctx.principal.client_id
-    )
-    await audit.record(
-        ctx.session,
-        ctx.principal,
-        ctx.now,
-        "course.correct",
-        "course",
-        course.id,
-        course.patient_id,
-        detail={"fields": sorted(changes)},
-    )
-    return await course_out(ctx, course, "course.read")
+    await _changed(ctx, course, "corrected", "course.correct", {"fields": sorted(changes)})
+    return await course_out(ctx, course)
 
 
 def _jsonable(value: Any) -> Any:

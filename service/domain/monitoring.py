@@ -27,19 +27,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import ClassVar, Protocol, TypeVar
 
-from service.domain.scope import (
-    DAY_ENDS,
-    DAY_STARTS,
-    MAX_MINUTES_PER_ADMINISTRATION,
-    MAX_VISITS_PER_DAY,
-    TREATMENT_TYPES,
-)
+from service.domain.scope import MAX_MINUTES_PER_ADMINISTRATION, MAX_VISITS_PER_DAY
 from service.domain.tariff import DomainError
 from service.domain.visits import (
     OUTSIDE_COURSE_DATES,
@@ -47,20 +41,20 @@ from service.domain.visits import (
     OVER_4_VISITS,
     OVER_60_MINUTES,
 )
-
-REFERRAL_STATUSES = ("accepted", "rejected", "withdrawn", "pending")
-#: The rejection reason codes of a referral (service/referral/schemas.py), in report order;
-#: `parenteral_nutrition_policy` is the automatic rejection.
-REJECTION_REASONS = (
-    "capacity",
-    "competence",
-    "home_unsuitable",
-    "patient_declined",
-    "parenteral_nutrition_policy",
-    "other",
+from service.domain.vocabulary import (
+    DEVIATIONS,
+    REFERRAL_STATUSES,
+    REJECTION_REASONS,
+    SETTINGS,
+    TREATMENT_TYPES,
+    ReferralStatus,
 )
-SETTINGS = ("home", "clinic")
-DEVIATIONS = (OUTSIDE_HOURS, OVER_60_MINUTES, OVER_4_VISITS, OUTSIDE_COURSE_DATES)
+
+#: Referral outcomes in report order: the decided ones first, those still pending last.
+STATUS_ORDER: tuple[ReferralStatus, ...] = (
+    *(status for status in REFERRAL_STATUSES if status != "pending"),
+    "pending",
+)
 #: Course length buckets in days (inclusive), key → (first, last or None). 1-3 and 4-6 are
 #: the days the course fee covers (§3.2: fluids 3, antibiotics and pump 6).
 LENGTH_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
@@ -78,6 +72,8 @@ MEDIAN, P90 = 50, 90
 
 
 class InvalidQuarter(DomainError, ValueError):
+    """A quarter that is not written YYYYQn (or lies outside the years monitored)."""
+
     code: ClassVar[str] = "invalid_quarter"
 
 
@@ -100,6 +96,7 @@ class Quarter:
 
     @classmethod
     def parse(cls, text: str) -> Quarter:
+        """Read "YYYYQn" (e.g. "2024Q1")."""
         match = _QUARTER.match(text)
         if match is None:
             raise InvalidQuarter("a quarter is written YYYYQn with n 1-4, e.g. 2024Q1")
@@ -110,10 +107,12 @@ class Quarter:
 
     @property
     def first_day(self) -> date:
+        """The first day of the quarter's first month."""
         return date(self.year, 3 * self.number - 2, 1)
 
     @property
     def last_day(self) -> date:
+        """The last day of the quarter's last month."""
         if self.number == 4:
             return date(self.year, 12, 31)
         return date(self.year, 3 * self.number + 1, 1) - timedelta(days=1)
@@ -125,71 +124,17 @@ class Quarter:
         return start, end
 
 
-# --- daytime windows: "outside hours" without local time in SQL ------------------------
-
-
-@dataclass(frozen=True)
-class DaytimeWindow:
-    """§1.5's 07:00-23:00 local, as UTC times of day, for instants from `since` (None: from
-    the start) until the next window's `since`. The database has no time zones (SQLite),
-    but within a window the offset is fixed, so a UTC time of day decides."""
-
-    since: datetime | None
-    utc_start: time
-    utc_end: time
-
-
-def _utc_time(local: time, offset: timedelta) -> time:
-    moment = datetime.combine(date(2000, 1, 2), local) - offset
-    if moment.date() != date(2000, 1, 2):
-        raise ValueError("a UTC offset that moves 07:00-23:00 across midnight is not supported")
-    return moment.time()
-
-
-def _window(since: datetime | None, offset: timedelta) -> DaytimeWindow:
-    return DaytimeWindow(since, _utc_time(DAY_STARTS, offset), _utc_time(DAY_ENDS, offset))
-
-
-def daytime_windows(start: datetime, end: datetime, tz: tzinfo) -> list[DaytimeWindow]:
-    """The windows covering the instants [start, end): one per UTC offset of `tz` (a
-    quarter meets at most one daylight-saving change). Transitions are found by stepping
-    whole hours, then to the second."""
-    hour = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    offset = _offset(hour, tz)
-    windows = [_window(None, offset)]
-    while hour < end:
-        following = hour + timedelta(hours=1)
-        if _offset(following, tz) != offset:
-            low, high = hour, following  # offset(low) == offset, offset(high) differs
-            while high - low > timedelta(seconds=1):
-                middle = low + (high - low) // 2
-                low, high = (middle, high) if _offset(middle, tz) == offset else (low, middle)
-            offset = _offset(high, tz)
-            windows.append(_window(high, offset))
-        hour = following
-    return windows
-
-
-def _offset(instant: datetime, tz: tzinfo) -> timedelta:
-    offset = instant.astimezone(tz).utcoffset()
-    assert offset is not None
-    return offset
-
-
-def outside_hours(instant: datetime, windows: Sequence[DaytimeWindow]) -> bool:
-    """The rule the repository writes as SQL: outside its window's UTC daytime."""
-    utc = instant.astimezone(UTC)
-    window = [w for w in windows if w.since is None or w.since <= utc][-1]
-    moment = utc.time().replace(tzinfo=None)
-    return moment < window.utc_start or moment > window.utc_end
-
-
 # --- inputs: counts grouped by the database -------------------------------------------
 
 
 class _Grouped(Protocol):
+    """What every group has: whose it is, and how many it counts."""
+
     @property
     def municipality_code(self) -> str: ...
+
+    @property
+    def count(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -252,6 +197,8 @@ class CourseDayGroup:
 
 @dataclass(frozen=True)
 class Inputs:
+    """Everything one quarter's figures are computed from: counts, grouped."""
+
     referrals: Sequence[ReferralGroup] = ()
     course_starts: Sequence[CourseStartGroup] = ()
     completed: Sequence[CompletedGroup] = ()
@@ -275,6 +222,8 @@ class Inputs:
 
 @dataclass(frozen=True)
 class TreatmentFigures:
+    """The figures of one treatment type (see `Figures`)."""
+
     referred: int = 0
     accepted: int = 0
     courses_started: int = 0
@@ -310,10 +259,12 @@ class Figures:
 
     @property
     def planned_visits_total(self) -> int:
+        """Visits a day planned over all courses started (for the mean)."""
         return sum(n * count for n, count in self.planned_visits_per_day.items())
 
 
 K = TypeVar("K")
+G = TypeVar("G", bound=_Grouped)
 
 
 def _ordered(counts: Mapping[K, int], keys: Iterable[K]) -> dict[K, int]:
@@ -323,6 +274,14 @@ def _ordered(counts: Mapping[K, int], keys: Iterable[K]) -> dict[K, int]:
         if key not in out:
             out[key] = count
     return out
+
+
+def _count_by(groups: Iterable[G], key: Callable[[G], K]) -> Counter[K]:
+    """The groups' counts summed by `key`."""
+    counts: Counter[K] = Counter()
+    for group in groups:
+        counts[key(group)] += group.count
+    return counts
 
 
 def nearest_rank(histogram: Mapping[int, int], percent: int) -> int | None:
@@ -349,6 +308,7 @@ def length_days(start: date, end: date) -> int:
 
 
 def length_bucket(days: int) -> str:
+    """The key of the `LENGTH_BUCKETS` bucket a course length in days falls in."""
     for key, first, last in LENGTH_BUCKETS:
         if days >= first and (last is None or days <= last):
             return key
@@ -357,6 +317,7 @@ def length_bucket(days: int) -> str:
 
 
 def per_day_key(administrations: int) -> str:
+    """The `PER_DAY_KEYS` key of a course-day with this many administrations."""
     return str(administrations) if administrations <= MAX_VISITS_PER_DAY else PER_DAY_KEYS[-1]
 
 
@@ -383,44 +344,30 @@ def mean_text(total: int, count: int) -> str | None:
 
 def figures(inputs: Inputs) -> Figures:
     """The figures over all the groups given (one municipality's, or everyone's)."""
-    by_status: Counter[str] = Counter()
-    reasons: Counter[str] = Counter()
-    referred_by_type: Counter[str] = Counter()
-    accepted_by_type: Counter[str] = Counter()
-    for r in inputs.referrals:
-        by_status[r.status] += r.count
-        referred_by_type[r.treatment_type] += r.count
-        if r.status == "accepted":
-            accepted_by_type[r.treatment_type] += r.count
-        if r.status == "rejected":
-            reasons[r.rejection_reason or "other"] += r.count
+    referrals = inputs.referrals
+    by_status = _count_by(referrals, lambda r: r.status)
+    referred_by_type = _count_by(referrals, lambda r: r.treatment_type)
+    accepted = [r for r in referrals if r.status == "accepted"]
+    accepted_by_type = _count_by(accepted, lambda r: r.treatment_type)
+    rejected = [r for r in referrals if r.status == "rejected"]
+    reasons = _count_by(rejected, lambda r: r.rejection_reason or "other")
 
-    started_by_type: Counter[str] = Counter()
-    course_settings: Counter[str] = Counter()
-    planned: Counter[int] = Counter()
-    for c in inputs.course_starts:
-        started_by_type[c.treatment_type] += c.count
-        course_settings[c.setting] += c.count
-        planned[c.planned_visits_per_day] += c.count
+    started_by_type = _count_by(inputs.course_starts, lambda c: c.treatment_type)
+    course_settings = _count_by(inputs.course_starts, lambda c: c.setting)
+    planned = _count_by(inputs.course_starts, lambda c: c.planned_visits_per_day)
 
-    lengths: Counter[int] = Counter()
-    for done in inputs.completed:
-        lengths[length_days(done.start_date, done.end_date)] += done.count
+    lengths = _count_by(inputs.completed, lambda done: length_days(done.start_date, done.end_date))
     buckets: Counter[str] = Counter()
     for days, count in lengths.items():
         buckets[length_bucket(days)] += count
 
-    minutes: Counter[int] = Counter()
-    administered_by_type: Counter[str] = Counter()
-    administered_settings: Counter[str] = Counter()
+    given = [v for v in inputs.visits if v.administered]
+    minutes = _count_by(given, lambda v: v.duration_minutes)
+    administered_by_type = _count_by(given, lambda v: v.treatment_type)
+    administered_settings = _count_by(given, lambda v: v.setting)
+    visits = sum(v.count for v in inputs.visits)
     deviations: Counter[str] = Counter()
-    visits = 0
     for v in inputs.visits:
-        visits += v.count
-        if v.administered:
-            minutes[v.duration_minutes] += v.count
-            administered_by_type[v.treatment_type] += v.count
-            administered_settings[v.setting] += v.count
         if v.outside_hours:
             deviations[OUTSIDE_HOURS] += v.count
         if v.duration_minutes > MAX_MINUTES_PER_ADMINISTRATION:
@@ -438,7 +385,7 @@ def figures(inputs: Inputs) -> Figures:
     types = (*TREATMENT_TYPES, *sorted(set(referred_by_type) - set(TREATMENT_TYPES)))
     return Figures(
         referred=sum(by_status.values()),
-        referrals_by_status=_ordered(by_status, REFERRAL_STATUSES),
+        referrals_by_status=_ordered(by_status, STATUS_ORDER),
         rejected_by_reason=_ordered(reasons, REJECTION_REASONS),
         by_treatment={
             t: TreatmentFigures(
@@ -464,9 +411,6 @@ def figures(inputs: Inputs) -> Figures:
         minutes_p90=nearest_rank(minutes, P90),
         deviations=_ordered(deviations, DEVIATIONS),
     )
-
-
-G = TypeVar("G", bound=_Grouped)
 
 
 def _split(groups: Iterable[G]) -> dict[str, list[G]]:

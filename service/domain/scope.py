@@ -10,7 +10,8 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import time
 
-TREATMENT_TYPES = ("antibiotics", "fluids", "pump")
+from service.domain.vocabulary import TREATMENT_TYPES
+
 MAX_VISITS_PER_DAY = 4
 DAY_STARTS = time(7, 0)
 DAY_ENDS = time(23, 0)
@@ -19,7 +20,10 @@ MAX_MINUTES_PER_ADMINISTRATION = 60
 
 @dataclass(frozen=True)
 class Violation:
+    """One broken rule of a request, as a 422 problem lists it."""
+
     code: str
+    """Stable, for clients to branch on (e.g. "too_many_visits_per_day")."""
     field: str
     message: str
 
@@ -29,6 +33,7 @@ class ReferralFacts:
     """What the scope rules need to know of a referral, with the reference data it names."""
 
     treatment_type: str
+    """As the hospital sent it: `treatment_type_covered` checks it."""
     visits_per_day: int
     administration_times: Sequence[time]
     minutes_per_administration: int
@@ -50,7 +55,7 @@ def treatment_type_covered(r: ReferralFacts) -> Violation | None:
         return Violation(
             "treatment_type_not_covered",
             "treatment_type",
-            "treatment type must be one of antibiotics, fluids, pump",
+            f"treatment type must be one of {', '.join(TREATMENT_TYPES)}",
         )
     return None
 

@@ -23,17 +23,13 @@ import re
 from calendar import monthrange
 from collections import defaultdict
 from collections.abc import Callable, Container, Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import ClassVar, Literal, NamedTuple
+from typing import ClassVar, NamedTuple
 
-from service.domain.tariff import DomainError, PriceIndex, TariffVersion, TreatmentType, unit_price
+from service.domain.tariff import DomainError, PriceIndex, TariffVersion, unit_price
+from service.domain.vocabulary import AdjustmentReason, CourseStatus, LineKind, TreatmentType
 
-LineKind = Literal["course_fee", "day_fee"]
-CourseStatus = Literal["active", "completed", "cancelled"]
-AdjustmentReason = Literal[
-    "late_registration", "correction", "cancellation", "tariff_change", "index_change"
-]
 ReasonFor = Mapping[str, AdjustmentReason] | Callable[[str], AdjustmentReason | None]
 
 
@@ -109,13 +105,16 @@ class Period:
 
     @property
     def first_day(self) -> date:
+        """The first day of the month."""
         return date(self.year, self.month, 1)
 
     @property
     def last_day(self) -> date:
+        """The last day of the month."""
         return date(self.year, self.month, monthrange(self.year, self.month)[1])
 
     def contains(self, day: date) -> bool:
+        """Whether `day` falls in this month."""
         return self.first_day <= day <= self.last_day
 
 
@@ -453,25 +452,8 @@ def statement_delta(
                 issued_courses=issued_courses,
                 counterparts=counterparts.get(key.billed_item, []),
             )
+        # A line is its identity (every field of the key) and a quantity.
         deltas.append(
-            DeltaLine(
-                course_id=key.course_id,
-                kind=key.kind,
-                period=key.period,
-                quantity=quantity,
-                unit_price=key.unit_price,
-                tier=key.tier,
-                treatment_type=key.treatment_type,
-                hospital_code=key.hospital_code,
-                municipality_code=key.municipality_code,
-                tariff_version_id=key.tariff_version_id,
-                adjustment=adjustment,
-                reason=reason,
-            )
+            DeltaLine(**key._asdict(), quantity=quantity, adjustment=adjustment, reason=reason)
         )
     return deltas
-
-
-def as_issued(line: PricedLine) -> IssuedLine:
-    """The issued-ledger form of a statement line, once its statement is issued."""
-    return IssuedLine(**{f.name: getattr(line, f.name) for f in fields(PricedLine)})

@@ -1,8 +1,9 @@
 """The tariff of the agreement (§3.2, table 1) as data: versions, tiers, rates, price level.
 
-A tariff version is loaded from an agreement file (`contracts/tariffs/*.json`); nothing
-here knows a rate. Versions form a timeline: each is valid from its `valid_from` until the
-next version's `valid_from`, and a course is priced by the version valid on its start date.
+A tariff version is loaded from an agreement file (`contracts/tariffs/*.json`), whose one
+set of rules is `tariff_from_document` (the API's schema runs it too); nothing here knows
+a rate. Versions form a timeline: each is valid from its `valid_from` until the next
+version's `valid_from`, and a course is priced by the version valid on its start date.
 
 Exceptions raised here:
 
@@ -22,12 +23,10 @@ from decimal import Decimal
 from fractions import Fraction
 from itertools import pairwise
 from types import MappingProxyType
-from typing import Any, ClassVar, Literal, TypeGuard, get_args
+from typing import Any, ClassVar, TypeGuard
 
 from service.domain.money import InvalidAmount, parse_kr, round_half_up
-
-TreatmentType = Literal["antibiotics", "fluids", "pump"]
-TREATMENT_TYPES: tuple[TreatmentType, ...] = get_args(TreatmentType)
+from service.domain.vocabulary import TREATMENT_TYPES
 
 TIER_COUNT = 3
 """§3.2: the staircase has three successive tiers."""
@@ -84,7 +83,9 @@ class TierRates:
     """One tier's rates of one treatment type, in øre."""
 
     course_fee: int
+    """Forløbstakst: once per course, covering its first included days."""
     day_fee: int
+    """Dagstakst: each day after the included days."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,9 @@ class Payer:
 
     name: str
     cvr: str
+    """The CVR number (Danish business register), 8 digits."""
     gln: str
+    """The GLN (EAN location number), 13 digits: where an e-invoice is addressed."""
 
 
 @dataclass(frozen=True)
@@ -220,17 +223,61 @@ def unit_price(
 
 
 # --- agreement files -------------------------------------------------------------------
+# The one set of rules of an agreement file. `tariff_from_document` applies them all; the
+# API's schema (service/tariff/schemas.py) declares the same bounds, so that the contract
+# shows them and a refused field is named by its path, and then runs this parser.
 
-_CVR = re.compile(r"^\d{8}$")
-_GLN = re.compile(r"^\d{13}$")
+MAX_NAME_LENGTH = 200
+FIRST_PRICE_LEVEL_YEAR, LAST_PRICE_LEVEL_YEAR = 2000, 2100
+MAX_INCLUDED_DAYS = 365
+MAX_THRESHOLD = 1_000_000
+"""Courses per year and region; stored as 32-bit integers (a larger one was a 500)."""
+CVR_PATTERN = r"^\d{8}$"
+GLN_PATTERN = r"^\d{13}$"
+AMOUNT_PATTERN = r"^\d{1,9}(\.\d{1,2})?$"
+"""A rate in kr.: whole kroner, at most two decimals (øre), no sign, no exponent."""
+
+_DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+_DOCUMENT_FIELDS = (
+    "name",
+    "valid_from",
+    "price_level_year",
+    "indexed",
+    "payer",
+    "tier_thresholds",
+    "treatments",
+    "sources",
+)
 
 
 def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_text(value: object, pattern: str) -> TypeGuard[str]:
+    # fullmatch: `$` alone would let a trailing newline through.
+    return isinstance(value, str) and re.fullmatch(pattern, value) is not None
+
+
+def _is_name(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and 1 <= len(value) <= MAX_NAME_LENGTH
+
+
+def _object(
+    raw: object, where: str, fields: Sequence[str], problems: list[str]
+) -> TypeGuard[Mapping[Any, Any]]:
+    """Whether `raw` is an object; an object with fields other than `fields` is a problem."""
+    if not isinstance(raw, Mapping):
+        problems.append(f"{where} must be an object with {', '.join(fields)}")
+        return False
+    unknown = sorted(str(key) for key in raw if key not in fields)
+    if unknown:
+        problems.append(f"{where} has unknown fields {', '.join(unknown)}")
+    return True
+
+
 def _parse_rate(value: object, where: str, problems: list[str]) -> int:
-    if not isinstance(value, str | int) or isinstance(value, bool):
+    if not isinstance(value, str):
         problems.append(f'{where} must be a decimal string in kr. (e.g. "6915.00")')
         return 0
     try:
@@ -240,6 +287,8 @@ def _parse_rate(value: object, where: str, problems: list[str]) -> int:
         return 0
     if ore < 0:
         problems.append(f"{where} must not be negative")
+    elif not _is_text(value, AMOUNT_PATTERN):
+        problems.append(f'{where} must be digits in kr. with at most two decimals ("6915.00")')
     return ore
 
 
@@ -250,25 +299,21 @@ def _parse_tiers(raw: object, where: str, problems: list[str]) -> list[TierRates
     tiers = []
     for number, tier in enumerate(raw, start=1):
         here = f"{where}.tiers[{number}]"
-        if not isinstance(tier, Mapping):
-            problems.append(f"{here} must be an object with course_fee and day_fee")
-            continue
-        tiers.append(
-            TierRates(
-                course_fee=_parse_rate(tier.get("course_fee"), f"{here}.course_fee", problems),
-                day_fee=_parse_rate(tier.get("day_fee"), f"{here}.day_fee", problems),
-            )
-        )
+        if _object(tier, here, ("course_fee", "day_fee"), problems):
+            course_fee = _parse_rate(tier.get("course_fee"), f"{here}.course_fee", problems)
+            day_fee = _parse_rate(tier.get("day_fee"), f"{here}.day_fee", problems)
+            tiers.append(TierRates(course_fee=course_fee, day_fee=day_fee))
     return tiers
 
 
 def _parse_treatment(raw: object, where: str, problems: list[str]) -> TreatmentTariff | None:
-    if not isinstance(raw, Mapping):
-        problems.append(f"{where} must be an object with included_days and tiers")
+    if not _object(raw, where, ("included_days", "tiers"), problems):
         return None
     included_days = raw.get("included_days")
-    if not _is_int(included_days) or included_days < 1:
-        problems.append(f"{where}.included_days must be a whole number of days, 1 or more")
+    if not _is_int(included_days) or not 1 <= included_days <= MAX_INCLUDED_DAYS:
+        problems.append(
+            f"{where}.included_days must be a whole number of days, 1 to {MAX_INCLUDED_DAYS}"
+        )
         included_days = 1
     tiers = _parse_tiers(raw.get("tiers"), where, problems)
     if len(tiers) != TIER_COUNT:
@@ -302,33 +347,32 @@ def _parse_thresholds(raw: object, problems: list[str]) -> tuple[int, int]:
     if (
         isinstance(raw, list)
         and len(raw) == TIER_COUNT - 1
-        and all(_is_int(value) for value in raw)
+        and all(_is_int(value) and value <= MAX_THRESHOLD for value in raw)
         and 0 < raw[0] < raw[1]
     ):
         return (raw[0], raw[1])
     problems.append(
-        "tier_thresholds must be two strictly increasing positive whole numbers "
-        "(the last positions of tiers 1 and 2, e.g. [1500, 3000])"
+        f"tier_thresholds must be two strictly increasing whole numbers from 1 to "
+        f"{MAX_THRESHOLD} (the last positions of tiers 1 and 2, e.g. [1500, 3000])"
     )
     return (1, 2)
 
 
 def _parse_payer(raw: object, problems: list[str]) -> Payer:
-    if not isinstance(raw, Mapping):
-        problems.append("payer must be an object with name, cvr and gln")
+    if not _object(raw, "payer", ("name", "cvr", "gln"), problems):
         return Payer("", "", "")
     name, cvr, gln = raw.get("name"), raw.get("cvr"), raw.get("gln")
-    if not isinstance(name, str) or not name.strip():
-        problems.append("payer.name must be a non-empty string")
-    if not isinstance(cvr, str) or not _CVR.match(cvr):
+    if not _is_name(name):
+        problems.append(f"payer.name must be a string of 1 to {MAX_NAME_LENGTH} characters")
+    if not _is_text(cvr, CVR_PATTERN):
         problems.append("payer.cvr must be a string of 8 digits")
-    if not isinstance(gln, str) or not _GLN.match(gln):
+    if not _is_text(gln, GLN_PATTERN):
         problems.append("payer.gln must be a string of 13 digits (EAN/GLN)")
     return Payer(str(name), str(cvr), str(gln))
 
 
 def _parse_valid_from(raw: object, problems: list[str]) -> date:
-    if isinstance(raw, str):
+    if _is_text(raw, _DATE_PATTERN):
         try:
             return date.fromisoformat(raw)
         except ValueError:
@@ -337,24 +381,39 @@ def _parse_valid_from(raw: object, problems: list[str]) -> date:
     return date.min
 
 
+def _check_sources(raw: object, problems: list[str]) -> None:
+    """`sources` is documentation only: where each value comes from, free text per field."""
+    if raw is not None and not (
+        isinstance(raw, Mapping)
+        and all(isinstance(key, str) and isinstance(text, str) for key, text in raw.items())
+    ):
+        problems.append("sources must be an object of texts (field → where it comes from)")
+
+
 def tariff_from_document(id: int, doc: Mapping[str, Any]) -> TariffVersion:
     """Read an agreement file (§3.2, table 1, as data) into a `TariffVersion`.
 
     Amounts are decimal strings in kr. and become øre. Every problem is collected and
     reported at once in a `TariffDocumentError`: exactly the three treatment types, exactly
-    three tiers each, strictly increasing positive thresholds, included days of 1 or more,
-    non-negative rates, a payer with CVR (8 digits) and GLN (13 digits).
+    three tiers each, strictly increasing thresholds of at most `MAX_THRESHOLD`, included
+    days 1 to 365, non-negative rates of at most two decimals, a price level year 2000 to
+    2100, a payer with CVR (8 digits) and GLN (13 digits), and no unknown fields.
     """
-    if not isinstance(doc, Mapping):
-        raise TariffDocumentError(["the document must be a JSON object"])
     problems: list[str] = []
-    name = doc.get("name", "")
-    if not isinstance(name, str):
-        problems.append("name must be a string")
+    if not _object(doc, "the document", _DOCUMENT_FIELDS, problems):
+        raise TariffDocumentError(problems)
+    name = doc.get("name")
+    if not _is_name(name):
+        problems.append(f"name must be a string of 1 to {MAX_NAME_LENGTH} characters")
     valid_from = _parse_valid_from(doc.get("valid_from"), problems)
     price_level_year = doc.get("price_level_year")
-    if not _is_int(price_level_year) or not 1900 <= price_level_year <= 9999:
-        problems.append("price_level_year must be a year such as 2020")
+    if not _is_int(price_level_year) or not (
+        FIRST_PRICE_LEVEL_YEAR <= price_level_year <= LAST_PRICE_LEVEL_YEAR
+    ):
+        problems.append(
+            f"price_level_year must be a year such as 2020 "
+            f"({FIRST_PRICE_LEVEL_YEAR} to {LAST_PRICE_LEVEL_YEAR})"
+        )
         price_level_year = 0
     indexed = doc.get("indexed")
     if not isinstance(indexed, bool):
@@ -363,6 +422,7 @@ def tariff_from_document(id: int, doc: Mapping[str, Any]) -> TariffVersion:
     payer = _parse_payer(doc.get("payer"), problems)
     thresholds = _parse_thresholds(doc.get("tier_thresholds"), problems)
     treatments = _parse_treatments(doc.get("treatments"), problems)
+    _check_sources(doc.get("sources"), problems)
     if problems:
         raise TariffDocumentError(problems)
     return TariffVersion(

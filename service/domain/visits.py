@@ -11,17 +11,23 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Final
 
 from service.domain.scope import MAX_MINUTES_PER_ADMINISTRATION, MAX_VISITS_PER_DAY, within_daytime
+from service.domain.vocabulary import Deviation
 
-OUTSIDE_HOURS = "outside_hours"
-OVER_60_MINUTES = "over_60_minutes"
-OVER_4_VISITS = "over_4_visits_per_day"
-OUTSIDE_COURSE_DATES = "outside_course_dates"
+# The deviations by name, for the rules that flag them (the type checker holds them to
+# the vocabulary).
+OUTSIDE_HOURS: Final[Deviation] = "outside_hours"
+OVER_60_MINUTES: Final[Deviation] = "over_60_minutes"
+OVER_4_VISITS: Final[Deviation] = "over_4_visits_per_day"
+OUTSIDE_COURSE_DATES: Final[Deviation] = "outside_course_dates"
 
 
 @dataclass(frozen=True)
 class VisitFacts:
+    """What the deviation rules need to know of one stored visit."""
+
     id: str
     local_start: datetime  # in Europe/Copenhagen
     duration_minutes: int

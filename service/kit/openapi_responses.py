@@ -28,7 +28,7 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.errors import PROBLEM_JSON
+from service.kit.problem import PROBLEM_JSON
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
@@ -94,7 +94,7 @@ def _statuses(operation: dict[str, Any]) -> list[int]:
         p.get("name") == "period" for p in parameters
     ):
         # Settling a period can meet a missing price index, a period not yet ended, or one
-        # out of order (service/settlement/service.py, _domain_error).
+        # out of order (service/errors.py, DOMAIN_PROBLEMS).
         statuses.append(409)
     return statuses
 

@@ -4,13 +4,14 @@ belong must not come back out)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import uuid
 from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.kit.problem import problem_body, send_problem
 
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 REQUEST_ID_SCOPE_KEY = "ivsettle.request_id"
@@ -25,6 +26,13 @@ CPR_SHAPED = re.compile(r"(?<![0-9A-Za-z])[0-9]{6}-?[0-9]{4}(?![0-9A-Za-z])")
 
 def current_request_id() -> str | None:
     return _request_id.get()
+
+
+def request_id_of(scope: Scope) -> str | None:
+    """The request's id, also where the context variable is gone (the 500 handler runs
+    outside RequestIdMiddleware's context; the id is kept in the scope for it)."""
+    given = current_request_id() or scope.get(REQUEST_ID_SCOPE_KEY)
+    return given if isinstance(given, str) else None
 
 
 def scrub_cpr(text: str) -> str:
@@ -107,24 +115,14 @@ class _BodyTooLarge(Exception):
 
 
 async def _too_large(send: Send, max_bytes: int) -> None:
-    body = json.dumps(
-        {
-            "type": "urn:ivsettle:problem:request_too_large",
-            "title": "Request too large",
-            "status": 413,
-            "code": "request_too_large",
-            "detail": f"request bodies are limited to {max_bytes} bytes",
-            "request_id": current_request_id(),
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/problem+json")],
-        }
+    body = problem_body(
+        413,
+        "request_too_large",
+        "Request too large",
+        f"request bodies are limited to {max_bytes} bytes",
+        current_request_id(),
     )
-    await send({"type": "http.response.body", "body": body})
+    await send_problem(send, body)
 
 
 class CprScrubbingFilter(logging.Filter):

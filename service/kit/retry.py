@@ -16,19 +16,14 @@ there means that wait was already spent.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 
 from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.kit.requestctx import (
-    REQUEST_ID_SCOPE_KEY,
-    current_request_id,
-    route_template,
-    scrub_cpr,
-)
+from service.kit.problem import problem_body, send_problem
+from service.kit.requestctx import current_request_id, request_id_of, route_template, scrub_cpr
 
 log = logging.getLogger("ivsettle")
 
@@ -117,32 +112,17 @@ class TransactionRetryMiddleware:
     async def _give_up(self, scope: Scope, send: Send) -> None:
         """503 problem+json: nothing was stored, and sending it again is expected to work.
         It names no SQL and no parameter, only what the client should do."""
-        body = json.dumps(
-            {
-                "type": "urn:ivsettle:problem:retry_exhausted",
-                "title": "Service unavailable",
-                "status": 503,
-                "code": "retry_exhausted",
-                "detail": (
-                    f"the request collided with concurrent requests {self.attempts} times "
-                    "and nothing was stored; send it again"
-                ),
-                "instance": scrub_cpr(str(scope.get("path", ""))),
-                "request_id": current_request_id() or scope.get(REQUEST_ID_SCOPE_KEY),
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 503,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"retry-after", str(self.retry_after_seconds).encode()),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
+        body = problem_body(
+            503,
+            "retry_exhausted",
+            "Service unavailable",
+            f"the request collided with concurrent requests {self.attempts} times "
+            "and nothing was stored; send it again",
+            request_id_of(scope),
+            instance=scrub_cpr(str(scope.get("path", ""))),
         )
-        await send({"type": "http.response.body", "body": body})
+        retry_after = (b"retry-after", str(self.retry_after_seconds).encode())
+        await send_problem(send, body, [retry_after], with_length=True)
 
 
 async def _read_body(receive: Receive) -> bytes | None:

@@ -6,18 +6,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Integer, String
+from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.models.base import Base, UtcDateTime
+from service.models.base import Base, SerialPk, UtcDateTime
 
 
 class AuditEvent(Base):
+    """Who did or read what, when: one row per audited action (never a CPR number)."""
+
     __tablename__ = "audit_events"
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
+    id: Mapped[SerialPk]
     at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     client_id: Mapped[uuid.UUID | None]
     client_name: Mapped[str | None] = mapped_column(String(200))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from sqlalchemy import DateTime, MetaData
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -41,5 +42,19 @@ class UtcDateTime(TypeDecorator[datetime]):
         return instant.astimezone(UTC)
 
 
+UuidPk = Annotated[uuid.UUID, mapped_column(primary_key=True, default=uuid.uuid4)]
+"""A primary key the service draws itself, so a row's id is known before it is stored."""
+
+SerialPk = Annotated[
+    int,
+    mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+]
+"""An append-only table's counter: BIGINT, but INTEGER on SQLite (the one type it counts)."""
+
+
 class Base(DeclarativeBase):
+    """The base of every table; its naming convention gives constraints stable names."""
+
     metadata = MetaData(naming_convention=NAMING_CONVENTION)

@@ -6,21 +6,18 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Boolean,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    UniqueConstraint,
-    text,
-)
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.models.base import Base, UtcDateTime
+from service.domain.vocabulary import (
+    CourseStatus,
+    EndReason,
+    ReferralStatus,
+    RejectionReason,
+    Setting,
+    TreatmentType,
+)
+from service.models.base import Base, SerialPk, UtcDateTime, UuidPk
 
 
 class Patient(Base):
@@ -28,17 +25,19 @@ class Patient(Base):
 
     __tablename__ = "patients"
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    id: Mapped[UuidPk]
     cpr_hash: Mapped[str] = mapped_column(String(64), unique=True)
     cpr_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Referral(Base):
+    """A hospital's referral (henvisning), unique per hospital and its own reference."""
+
     __tablename__ = "referrals"
     __table_args__ = (UniqueConstraint("hospital_code", "external_ref"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    id: Mapped[UuidPk]
     hospital_code: Mapped[str] = mapped_column(ForeignKey("hospitals.code"))
     external_ref: Mapped[str] = mapped_column(String(100))
     # Keyed hash of the canonical request: a retry with the same payload is recognised
@@ -47,19 +46,19 @@ class Referral(Base):
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"), index=True)
     municipality_code: Mapped[str] = mapped_column(ForeignKey("municipalities.code"), index=True)
     department: Mapped[str | None] = mapped_column(String(200))
-    treatment_type: Mapped[str] = mapped_column(String(20))
+    treatment_type: Mapped[TreatmentType] = mapped_column(String(20))
     expected_start_date: Mapped[date]
     planned_days: Mapped[int]
     visits_per_day: Mapped[int]
     administration_times: Mapped[list[str]] = mapped_column(JSON)
     minutes_per_administration: Mapped[int]
-    first_dose_given_in_hospital: Mapped[bool] = mapped_column(Boolean)
+    first_dose_given_in_hospital: Mapped[bool]
     iv_access: Mapped[str | None] = mapped_column(String(50))
-    parenteral_nutrition: Mapped[bool] = mapped_column(Boolean)
-    must_not_be_left_alone: Mapped[bool] = mapped_column(Boolean)
+    parenteral_nutrition: Mapped[bool]
+    must_not_be_left_alone: Mapped[bool]
     physician_contact: Mapped[str | None] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(20), index=True)
-    rejection_reason: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[ReferralStatus] = mapped_column(String(20), index=True)
+    rejection_reason: Mapped[RejectionReason | None] = mapped_column(String(40))
     rejection_note: Mapped[str | None] = mapped_column(String(2000))
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_clients.id"))
@@ -68,6 +67,8 @@ class Referral(Base):
 
 
 class Course(Base):
+    """A course (forløb): an accepted referral as the municipality treats it."""
+
     __tablename__ = "courses"
     __table_args__ = (
         # No double billing: one active course per patient, type and municipality.
@@ -82,17 +83,17 @@ class Course(Base):
         ),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    id: Mapped[UuidPk]
     referral_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("referrals.id"), unique=True)
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))
     municipality_code: Mapped[str] = mapped_column(ForeignKey("municipalities.code"), index=True)
     hospital_code: Mapped[str] = mapped_column(ForeignKey("hospitals.code"))
-    treatment_type: Mapped[str] = mapped_column(String(20))
-    setting: Mapped[str] = mapped_column(String(10))
+    treatment_type: Mapped[TreatmentType] = mapped_column(String(20))
+    setting: Mapped[Setting] = mapped_column(String(10))
     start_date: Mapped[date] = mapped_column(index=True)
     end_date: Mapped[date | None]
-    status: Mapped[str] = mapped_column(String(20), index=True)
-    end_reason: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[CourseStatus] = mapped_column(String(20), index=True)
+    end_reason: Mapped[EndReason | None] = mapped_column(String(40))
     end_note: Mapped[str | None] = mapped_column(String(2000))
     cancel_reason: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -111,9 +112,7 @@ class CourseVersion(Base):
     __tablename__ = "course_versions"
     __table_args__ = (UniqueConstraint("course_id", "revision"),)
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
+    id: Mapped[SerialPk]
     course_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("courses.id"))
     revision: Mapped[int]
     # created | completed | cancelled | corrected | migrated (recorded before history was kept)
@@ -122,11 +121,11 @@ class CourseVersion(Base):
     recorded_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_clients.id"))
     municipality_code: Mapped[str] = mapped_column(String(3))
     hospital_code: Mapped[str] = mapped_column(String(10))
-    treatment_type: Mapped[str] = mapped_column(String(20))
-    setting: Mapped[str] = mapped_column(String(10))
+    treatment_type: Mapped[TreatmentType] = mapped_column(String(20))
+    setting: Mapped[Setting] = mapped_column(String(10))
     start_date: Mapped[date]
     end_date: Mapped[date | None]
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[CourseStatus] = mapped_column(String(20))
 
 
 class CourseCorrection(Base):
@@ -134,7 +133,7 @@ class CourseCorrection(Base):
 
     __tablename__ = "course_corrections"
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    id: Mapped[UuidPk]
     course_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("courses.id"), index=True)
     reason: Mapped[str] = mapped_column(String(2000))
     previous: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -154,8 +153,8 @@ class Visit(Base):
     # Indexed: monitoring reads a quarter's visits by their local date.
     local_date: Mapped[date] = mapped_column(index=True)
     duration_minutes: Mapped[int]
-    setting: Mapped[str] = mapped_column(String(10))
-    administered: Mapped[bool] = mapped_column(Boolean)
+    setting: Mapped[Setting] = mapped_column(String(10))
+    administered: Mapped[bool]
     # Indexed: a settlement run looks for visits recorded since the last issue.
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     recorded_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_clients.id"))

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.models.base import Base, UtcDateTime
+from service.models.base import Base, UtcDateTime, UuidPk
 
 
 class ApiClient(Base):
+    """An API client; `role` is one of `service.access.auth.ROLES`."""
+
     __tablename__ = "api_clients"
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    id: Mapped[UuidPk]
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))
     org_code: Mapped[str | None] = mapped_column(String(10))

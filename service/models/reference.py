@@ -8,10 +8,13 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from service.domain.vocabulary import TreatmentType
 from service.models.base import Base, UtcDateTime
 
 
 class Municipality(Base):
+    """One of the region's municipalities (kommune), by kommunekode."""
+
     __tablename__ = "municipalities"
 
     code: Mapped[str] = mapped_column(String(3), primary_key=True)
@@ -24,6 +27,8 @@ class Municipality(Base):
 
 
 class Hospital(Base):
+    """One of the region's referring hospitals, by its short code."""
+
     __tablename__ = "hospitals"
 
     code: Mapped[str] = mapped_column(String(10), primary_key=True)
@@ -63,7 +68,7 @@ class TariffRate(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tariff_version_id: Mapped[int] = mapped_column(ForeignKey("tariff_versions.id"))
-    treatment_type: Mapped[str] = mapped_column(String(20))
+    treatment_type: Mapped[TreatmentType] = mapped_column(String(20))
     tier: Mapped[int]
     included_days: Mapped[int]
     course_fee_ore: Mapped[int] = mapped_column(BigInteger)

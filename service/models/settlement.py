@@ -10,20 +10,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Boolean,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    UniqueConstraint,
-)
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.models.base import Base, UtcDateTime
+from service.domain.vocabulary import AdjustmentReason, LineKind, TreatmentType
+from service.models.base import Base, SerialPk, UtcDateTime, UuidPk
 
 
 class SettlementIssue(Base):
@@ -31,7 +22,7 @@ class SettlementIssue(Base):
 
     __tablename__ = "settlement_issues"
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    id: Mapped[UuidPk]
     period: Mapped[str] = mapped_column(String(7), unique=True)
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
     issued_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_clients.id"))
@@ -42,13 +33,15 @@ class SettlementIssue(Base):
 
 
 class Statement(Base):
+    """One municipality's statement of an issue, numbered gaplessly per payer and year."""
+
     __tablename__ = "statements"
     __table_args__ = (
         UniqueConstraint("issue_id", "municipality_code"),
         UniqueConstraint("payer_cvr", "number_year", "number"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    id: Mapped[UuidPk]
     issue_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("settlement_issues.id"))
     period: Mapped[str] = mapped_column(String(7), index=True)
     municipality_code: Mapped[str] = mapped_column(ForeignKey("municipalities.code"))
@@ -63,26 +56,26 @@ class Statement(Base):
 
 
 class StatementLine(Base):
+    """A priced line of a statement, with what produced its price (tier, tariff version)."""
+
     __tablename__ = "statement_lines"
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
+    id: Mapped[SerialPk]
     statement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("statements.id"), index=True)
     course_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("courses.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[LineKind] = mapped_column(String(20))
     line_period: Mapped[str] = mapped_column(String(7))
     quantity: Mapped[int]
     unit_price_ore: Mapped[int] = mapped_column(BigInteger)
     amount_ore: Mapped[int] = mapped_column(BigInteger)
     tier: Mapped[int]
     position: Mapped[int]
-    treatment_type: Mapped[str] = mapped_column(String(20))
+    treatment_type: Mapped[TreatmentType] = mapped_column(String(20))
     hospital_code: Mapped[str] = mapped_column(String(10))
     municipality_code: Mapped[str] = mapped_column(String(3))
     tariff_version_id: Mapped[int] = mapped_column(ForeignKey("tariff_versions.id"))
-    adjustment: Mapped[bool] = mapped_column(Boolean)
-    reason: Mapped[str | None] = mapped_column(String(40))
+    adjustment: Mapped[bool]
+    reason: Mapped[AdjustmentReason | None] = mapped_column(String(40))
 
 
 class CoursePosition(Base):
@@ -120,7 +113,7 @@ class StatementFile(Base):
     __tablename__ = "statement_files"
     __table_args__ = (UniqueConstraint("statement_id", "format"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    id: Mapped[UuidPk]
     statement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("statements.id"))
     format: Mapped[str] = mapped_column(String(10))
     content: Mapped[bytes] = mapped_column(LargeBinary)

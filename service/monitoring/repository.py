@@ -14,20 +14,19 @@ from collections.abc import Sequence
 from datetime import time
 from typing import Any
 
-from sqlalchemy import ColumnElement, Time, and_, cast, func, or_, select, text, true
+from sqlalchemy import ColumnElement, Select, Time, and_, cast, func, or_, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
+from service.domain.daytime import DaytimeWindow, daytime_windows
 from service.domain.monitoring import (
     CompletedGroup,
     CourseDayGroup,
     CourseStartGroup,
-    DaytimeWindow,
     Inputs,
     Quarter,
     ReferralGroup,
     VisitGroup,
-    daytime_windows,
 )
 from service.kit.clock import LOCAL_TZ
 from service.models import Course, Municipality, Referral, Visit
@@ -71,6 +70,11 @@ def _of(column: QueryableAttribute[str], code: str | None) -> ColumnElement[bool
     return column == code if code is not None else true()
 
 
+def _count_by(columns: Sequence[Any], *where: ColumnElement[bool]) -> Select[Any]:
+    """Each distinct combination of `columns` (among the rows `where` keeps), counted."""
+    return select(*columns, func.count()).where(*where).group_by(*columns)
+
+
 async def _referrals(
     session: AsyncSession, quarter: Quarter, code: str | None
 ) -> list[ReferralGroup]:
@@ -82,13 +86,12 @@ async def _referrals(
         Referral.rejection_reason,
     )
     rows = await session.execute(
-        select(*columns, func.count())
-        .where(
+        _count_by(
+            columns,
             Referral.created_at >= start,
             Referral.created_at < end,
             _of(Referral.municipality_code, code),
         )
-        .group_by(*columns)
     )
     return [ReferralGroup(m, t, s, reason, n) for m, t, s, reason, n in rows]
 
@@ -107,14 +110,12 @@ async def _course_starts(
         Referral.visits_per_day,
     )
     rows = await session.execute(
-        select(*columns, func.count())
-        .join(Referral, Referral.id == Course.referral_id)
-        .where(
+        _count_by(
+            columns,
             _in_quarter(Course.start_date, quarter),
             Course.status != "cancelled",
             _of(Course.municipality_code, code),
-        )
-        .group_by(*columns)
+        ).join(Referral, Referral.id == Course.referral_id)
     )
     return [CourseStartGroup(m, t, s, per_day, n) for m, t, s, per_day, n in rows]
 
@@ -124,13 +125,12 @@ async def _completed(
 ) -> list[CompletedGroup]:
     columns = (Course.municipality_code, Course.start_date, Course.end_date)
     rows = await session.execute(
-        select(*columns, func.count())
-        .where(
+        _count_by(
+            columns,
             Course.status == "completed",
             _in_quarter(Course.end_date, quarter),
             _of(Course.municipality_code, code),
         )
-        .group_by(*columns)
     )
     groups = []
     for m, start, end, n in rows:
@@ -213,7 +213,7 @@ async def _visits(
         inner.c.outside_hours,
         inner.c.outside_dates,
     )
-    rows = await session.execute(select(*columns, func.count()).group_by(*columns))
+    rows = await session.execute(_count_by(columns))
     return [
         VisitGroup(m, t, s, bool(given), minutes, bool(hours), bool(dates), n)
         for m, t, s, given, minutes, hours, dates, n in rows
@@ -240,5 +240,5 @@ async def _course_days(
         .subquery()
     )
     columns = (inner.c.municipality_code, inner.c.visits, inner.c.administrations)
-    rows = await session.execute(select(*columns, func.count()).group_by(*columns))
+    rows = await session.execute(_count_by(columns))
     return [CourseDayGroup(m, visits, given, n) for m, visits, given, n in rows]

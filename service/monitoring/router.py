@@ -2,26 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
+from pydantic import AfterValidator
 
 from service.deps import Ctx, require
+from service.domain.monitoring import InvalidQuarter, Quarter
+from service.errors import as_service_error
+from service.kit.http import file_response
 from service.monitoring import service
 from service.monitoring.schemas import MonitoringOut
 from service.report.files import MEDIA_TYPES
 
 router = APIRouter(prefix="/api/v1", tags=["monitoring"])
 
-# Not a pattern on the path: a malformed quarter answers 422 `invalid_quarter`, like a
-# quarter out of range, instead of the generic `invalid_request`.
-QuarterText = Annotated[
-    str,
-    Path(
-        description="A calendar quarter, YYYYQn with n 1-4 (2024Q1 = January-March 2024)",
-        examples=["2024Q1"],
-    ),
-]
+
+def _quarter(text: str) -> Quarter:
+    try:
+        return Quarter.parse(text)
+    except InvalidQuarter as exc:
+        # Raised as the service's error: pydantic would turn a ValueError into the generic
+        # 422 invalid_request.
+        raise as_service_error(exc) from None
+
+
+if TYPE_CHECKING:
+    QuarterPath = Quarter
+else:
+    # A string in the OpenAPI document, and no pattern on it: a malformed quarter answers
+    # 422 `invalid_quarter`, like a quarter out of range. The route receives a Quarter.
+    QuarterPath = Annotated[
+        str,
+        Path(
+            description="A calendar quarter, YYYYQn with n 1-4 (2024Q1 = January-March 2024)",
+            examples=["2024Q1"],
+        ),
+        AfterValidator(_quarter),
+    ]
 MunicipalityCode = Annotated[
     str | None,
     Query(
@@ -42,24 +60,19 @@ _FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
 # Registered before the JSON route: "2024Q1.csv" must not be read as a quarter.
 @router.get("/monitoring/{quarter}.{fmt}", response_class=Response, responses=_FILE_RESPONSES)
 async def monitoring_file(
-    quarter: QuarterText,
+    quarter: QuarterPath,
     fmt: Literal["csv", "xlsx"],
     ctx: Reader,
     municipality_code: MunicipalityCode = None,
 ) -> Response:
     """The quarter's figures as CSV or XLSX: one row for the region (region only) and one
     per municipality, one column per figure."""
-    file = await service.monitoring_file(ctx, quarter, municipality_code, fmt)
-    return Response(
-        content=file.content,
-        media_type=file.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{file.filename}"'},
-    )
+    return file_response(await service.monitoring_file(ctx, quarter, municipality_code, fmt))
 
 
 @router.get("/monitoring/{quarter}", response_model=MonitoringOut)
 async def monitoring(
-    quarter: QuarterText, ctx: Reader, municipality_code: MunicipalityCode = None
+    quarter: QuarterPath, ctx: Reader, municipality_code: MunicipalityCode = None
 ) -> MonitoringOut:
     """The agreement's §4.1 figures for a quarter: referred, accepted, rejected by reason,
     by treatment type, visits per day, minutes per administration, course length, home

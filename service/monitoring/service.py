@@ -10,20 +10,22 @@ The web pages call `monitoring` directly (with the same Ctx a route gets) to dra
 
 from __future__ import annotations
 
+from datetime import date
+
 from service.access import audit
 from service.deps import Ctx
 from service.domain.monitoring import (
     Figures,
-    InvalidQuarter,
     Quarter,
     by_municipality,
     figures,
     mean_text,
     share_text,
 )
-from service.domain.scope import Violation
-from service.errors import Forbidden, Invalid, NotFound
+from service.errors import Forbidden, NotFound
+from service.kit.rows import from_row
 from service.monitoring import repository
+from service.monitoring.files import monitoring_csv, monitoring_filename, monitoring_xlsx
 from service.monitoring.schemas import (
     AdministrationFiguresOut,
     CountOut,
@@ -34,38 +36,50 @@ from service.monitoring.schemas import (
     ReferralFiguresOut,
     TreatmentFiguresOut,
 )
-from service.report.files import MEDIA_TYPES
-from service.report.monitoring import monitoring_csv, monitoring_filename, monitoring_xlsx
-from service.settlement.downloads import File
+from service.report.files import MEDIA_TYPES, File
 
 ROLES = ("region", "municipality")
 
 
-def parse_quarter(text: str) -> Quarter:
-    try:
-        return Quarter.parse(text)
-    except InvalidQuarter:
-        rule = "a quarter is written YYYYQn with n 1-4 and a year 2000-2999, e.g. 2024Q1"
-        raise Invalid(
-            "invalid_quarter", rule, [Violation("invalid_quarter", "quarter", rule)]
-        ) from None
-
-
-async def monitoring(ctx: Ctx, quarter_text: str, municipality_code: str | None) -> MonitoringOut:
+async def monitoring(ctx: Ctx, quarter: Quarter, municipality_code: str | None) -> MonitoringOut:
     """The quarter's figures this client may see (audited as `monitoring.read`)."""
-    out = await _compute(ctx, quarter_text, municipality_code)
+    out = await _compute(ctx, quarter, municipality_code)
     await _audit(ctx, "monitoring.read", out, "json")
     return out
 
 
 async def monitoring_file(
-    ctx: Ctx, quarter_text: str, municipality_code: str | None, fmt: str
+    ctx: Ctx, quarter: Quarter, municipality_code: str | None, fmt: str
 ) -> File:
     """The same figures as CSV or XLSX (audited as `monitoring.export`)."""
-    out = await _compute(ctx, quarter_text, municipality_code)
+    out = await _compute(ctx, quarter, municipality_code)
     content = monitoring_csv(out) if fmt == "csv" else monitoring_xlsx(out)
     await _audit(ctx, "monitoring.export", out, fmt)
     return File(content, monitoring_filename(out, fmt), MEDIA_TYPES[fmt])
+
+
+async def municipalities(ctx: Ctx, quarter: Quarter) -> list[tuple[str, str]]:
+    """(code, name) of the municipalities valid on some day of the quarter, by code."""
+    return await repository.municipalities(ctx.session, quarter)
+
+
+def _quarter_text(year: int, number: int, step: int) -> str:
+    index = year * 4 + (number - 1) + step
+    return f"{index // 4}Q{index % 4 + 1}"
+
+
+def neighbours(quarter: Quarter) -> tuple[str, str]:
+    """The quarters before and after, as a link writes them (at the ends of the years a
+    Quarter allows, one may be out of range and answer 422 like any malformed quarter)."""
+    return (
+        _quarter_text(quarter.year, quarter.number, -1),
+        _quarter_text(quarter.year, quarter.number, 1),
+    )
+
+
+def last_ended(today: date) -> str:
+    """The last quarter that has ended by `today`, as a link writes it."""
+    return _quarter_text(today.year, (today.month - 1) // 3 + 1, -1)
 
 
 async def _audit(ctx: Ctx, action: str, out: MonitoringOut, fmt: str) -> None:
@@ -77,13 +91,12 @@ async def _audit(ctx: Ctx, action: str, out: MonitoringOut, fmt: str) -> None:
     )  # fmt: skip
 
 
-async def _compute(ctx: Ctx, quarter_text: str, municipality_code: str | None) -> MonitoringOut:
+async def _compute(ctx: Ctx, quarter: Quarter, municipality_code: str | None) -> MonitoringOut:
     principal = ctx.principal
     if principal.role not in ROLES:
         raise Forbidden(
             "role_not_allowed", "this operation is for the role(s) region, municipality"
         )
-    quarter = parse_quarter(quarter_text)
     if principal.role == "municipality":
         if municipality_code is not None and municipality_code != principal.org_code:
             raise NotFound("municipality_not_found", "no municipality with this code")
@@ -140,13 +153,7 @@ def figures_out(f: Figures) -> FiguresOut:
             rejected_by_reason=_counts(f.rejected_by_reason),
         ),
         by_treatment=[
-            TreatmentFiguresOut(
-                treatment_type=treatment,
-                referred=t.referred,
-                accepted=t.accepted,
-                courses_started=t.courses_started,
-                administrations=t.administrations,
-            )
+            from_row(TreatmentFiguresOut, t, treatment_type=treatment)
             for treatment, t in f.by_treatment.items()
         ],
         courses=CourseFiguresOut(
@@ -159,16 +166,13 @@ def figures_out(f: Figures) -> FiguresOut:
             length_days=_counts(f.course_length_buckets),
             length_days_median=f.course_length_median,
         ),
-        administrations=AdministrationFiguresOut(
-            visits=f.visits,
-            administrations=f.administrations,
+        administrations=from_row(
+            AdministrationFiguresOut,
+            f,
             by_setting=_counts(f.administrations_by_setting),
             home_share=share_text(home_given, f.administrations),
-            course_days=f.course_days,
             per_course_day=_counts(f.administrations_per_course_day),
             per_course_day_mean=mean_text(f.administrations, f.course_days),
-            minutes_median=f.minutes_median,
-            minutes_p90=f.minutes_p90,
         ),
         deviations=_counts(f.deviations),
     )

@@ -10,20 +10,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import cast
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.errors import Conflict
 from service.kit.clock import Clock
-from service.kit.db import insert_ignoring_conflicts, standalone_session
+from service.kit.db import standalone_session
 from service.kit.migrate import upgrade_to_head
 from service.kit.settings import Settings
 from service.models import Hospital, Municipality
+from service.reference import repository
 from service.tariff.schemas import TariffDocument
 from service.tariff.service import add_version
 
@@ -43,14 +41,13 @@ async def load_reference_data(
 
 async def _load_rows(
     session: AsyncSession,
-    model: type[Municipality] | type[Hospital],
+    model: type[repository.ReferenceRow],
     key: str,
     fields: tuple[str, ...],
 ) -> None:
     rows = json.loads((DATA_DIR / f"{key}.json").read_text(encoding="utf-8"))[key]
-    await insert_ignoring_conflicts(session, model, rows, ["code"])
-    loaded = cast(Sequence[Municipality | Hospital], (await session.scalars(select(model))).all())
-    stored = {r.code: r for r in loaded}
+    await repository.insert_missing(session, model, rows)
+    stored = {r.code: r for r in await repository.all_of(session, model)}
     for row in rows:
         current = stored[row["code"]]
         for field in fields:

@@ -7,12 +7,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, false, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.access.auth import Principal
+from service.access.visibility import first_visible, visible
 from service.kit.db import insert_ignoring_conflicts
 from service.models import Course, Patient, Referral
+from service.referral.schemas import ReferralSearch
 
 
 async def patient_id_for(
@@ -35,17 +37,6 @@ async def patient_id_for(
     return (
         await session.execute(select(Patient.id).where(Patient.cpr_hash == cpr_hash))
     ).scalar_one()
-
-
-async def patient_cpr_blobs(
-    session: AsyncSession, ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, bytes]:
-    if not ids:
-        return {}
-    rows = await session.execute(
-        select(Patient.id, Patient.cpr_encrypted).where(Patient.id.in_(set(ids)))
-    )
-    return {pid: blob for pid, blob in rows}
 
 
 async def by_external_ref(
@@ -89,14 +80,38 @@ async def active_course(
 def visible_referrals(principal: Principal) -> Select[Referral]:
     """Referrals the principal may see: a hospital its own, a municipality those sent to it,
     the region all. Anything else is filtered out, so it answers 404."""
-    stmt = select(Referral)
-    if principal.role == "hospital":
-        stmt = stmt.where(Referral.hospital_code == principal.org_code)
-    elif principal.role == "municipality":
-        stmt = stmt.where(Referral.municipality_code == principal.org_code)
-    elif principal.role != "region":
-        stmt = stmt.where(false())
-    return stmt
+    return visible(
+        select(Referral),
+        principal,
+        {"hospital": Referral.hospital_code, "municipality": Referral.municipality_code},
+    )
+
+
+async def visible_referral(
+    session: AsyncSession, principal: Principal, referral_id: uuid.UUID, for_update: bool
+) -> Referral | None:
+    """The referral if the principal may see it; `for_update` locks its row until commit."""
+    return await first_visible(
+        session, visible_referrals(principal).where(Referral.id == referral_id), for_update
+    )
+
+
+async def search(
+    session: AsyncSession, principal: Principal, criteria: ReferralSearch, limit: int, offset: int
+) -> list[Referral]:
+    """The visible referrals that match every criterion given, oldest first."""
+    stmt = visible_referrals(principal)
+    if criteria.status is not None:
+        stmt = stmt.where(Referral.status == criteria.status)
+    if criteria.municipality_code is not None:
+        stmt = stmt.where(Referral.municipality_code == criteria.municipality_code)
+    stmt = stmt.order_by(Referral.created_at, Referral.id).limit(limit).offset(offset)
+    return list((await session.scalars(stmt)).all())
+
+
+async def course_of(session: AsyncSession, referral_id: uuid.UUID) -> Course:
+    """The course an accepted referral started."""
+    return (await session.scalars(select(Course).where(Course.referral_id == referral_id))).one()
 
 
 async def course_ids_for(

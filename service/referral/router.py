@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from service.course.schemas import CourseOut
 from service.deps import Ctx, require
-from service.errors import PROBLEM_JSON
+from service.domain.vocabulary import ReferralStatus
+from service.kit.problem import PROBLEM_JSON
 from service.referral import service
-from service.referral.schemas import AcceptIn, ReferralIn, ReferralOut, ReferralStatus, RejectIn
+from service.referral.schemas import AcceptIn, ReferralIn, ReferralOut, ReferralSearch, RejectIn
 
 router = APIRouter(prefix="/api/v1", tags=["referrals"])
 
@@ -45,7 +46,8 @@ async def list_referrals(
     # Bounded: an offset beyond 64 bits reached the database and failed there (a 500).
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> list[ReferralOut]:
-    return await service.list_referrals(ctx, status, municipality_code, limit, offset)
+    criteria = ReferralSearch(status, municipality_code)
+    return await service.list_referrals(ctx, criteria, limit, offset)
 
 
 @router.get("/referrals/{referral_id}", response_model=ReferralOut)

@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.domain.cpr import InvalidCpr, normalize_cpr
-
-RejectionReason = Literal[
-    "capacity",
-    "competence",
-    "home_unsuitable",
-    "patient_declined",
-    "parenteral_nutrition_policy",
-    "other",
-]
-ReferralStatus = Literal["pending", "accepted", "rejected", "withdrawn"]
-Setting = Literal["home", "clinic"]
+from service.domain.vocabulary import ReferralStatus, RejectionReason, Setting
 
 
 class ReferralIn(BaseModel):
@@ -125,3 +115,11 @@ class RejectIn(BaseModel):
 
     reason: RejectionReason
     note: str | None = Field(default=None, max_length=2000)
+
+
+@dataclass(frozen=True)
+class ReferralSearch:
+    """What a search of referrals filters on; None: not filtered on."""
+
+    status: ReferralStatus | None = None
+    municipality_code: str | None = None

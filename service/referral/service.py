@@ -5,21 +5,22 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import asdict
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from service.access import audit
 from service.access.patients import reveal_cprs
 from service.course import repository as course_repository
 from service.course.schemas import CourseOut
 from service.course.service import course_out
 from service.deps import Ctx
 from service.domain.scope import ReferralFacts, Violation, scope_violations
+from service.domain.vocabulary import ReferralStatus
 from service.errors import Conflict, Forbidden, Invalid, NotFound
+from service.kit.rows import from_row
 from service.models import Course, Referral
 from service.referral import repository
-from service.referral.schemas import AcceptIn, ReferralIn, ReferralOut, RejectIn
+from service.referral.schemas import AcceptIn, ReferralIn, ReferralOut, ReferralSearch, RejectIn
 from service.tariff.repository import version_valid_on
 
 
@@ -32,50 +33,27 @@ def _payload_hash(ctx: Ctx, body: ReferralIn) -> str:
 def _referral_out(
     r: Referral, cprs: dict[uuid.UUID, str], courses: dict[uuid.UUID, uuid.UUID]
 ) -> ReferralOut:
-    return ReferralOut(
-        id=r.id,
-        external_ref=r.external_ref,
-        hospital_code=r.hospital_code,
-        department=r.department,
-        patient_id=r.patient_id,
-        patient_cpr=cprs.get(r.patient_id),
-        municipality_code=r.municipality_code,
-        treatment_type=r.treatment_type,
-        expected_start_date=r.expected_start_date,
-        planned_days=r.planned_days,
-        visits_per_day=r.visits_per_day,
-        administration_times=r.administration_times,
-        minutes_per_administration=r.minutes_per_administration,
-        first_dose_given_in_hospital=r.first_dose_given_in_hospital,
-        iv_access=r.iv_access,
-        parenteral_nutrition=r.parenteral_nutrition,
-        must_not_be_left_alone=r.must_not_be_left_alone,
-        physician_contact=r.physician_contact,
-        status=r.status,
-        rejection_reason=r.rejection_reason,
-        rejection_note=r.rejection_note,
-        decided_at=r.decided_at,
-        course_id=courses.get(r.id),
-        created_at=r.created_at,
-    )
+    return from_row(ReferralOut, r, patient_cpr=cprs.get(r.patient_id), course_id=courses.get(r.id))
 
 
-async def _present(ctx: Ctx, referrals: Sequence[Referral], action: str) -> list[ReferralOut]:
+async def _present(ctx: Ctx, referrals: Sequence[Referral]) -> list[ReferralOut]:
     """Referrals as the principal may see them; the read is audited per patient."""
     cprs = await reveal_cprs(
         ctx.session, ctx.vault, ctx.principal, [r.patient_id for r in referrals]
     )
     courses = await repository.course_ids_for(ctx.session, [r.id for r in referrals])
-    await audit.record_many(
-        ctx.session,
-        ctx.principal,
-        ctx.now,
-        action,
+    await ctx.audit_many(
+        "referral.read",
         "referral",
         [(r.id, r.patient_id) for r in referrals],
-        detail={"cpr_shown": bool(cprs)},
+        {"cpr_shown": bool(cprs)},
     )
     return [_referral_out(r, cprs, courses) for r in referrals]
+
+
+async def _present_one(ctx: Ctx, referral: Referral) -> ReferralOut:
+    (out,) = await _present(ctx, [referral])
+    return out
 
 
 async def _same_or_conflict(ctx: Ctx, existing: Referral, payload_hash: str) -> ReferralOut:
@@ -85,8 +63,7 @@ async def _same_or_conflict(ctx: Ctx, existing: Referral, payload_hash: str) -> 
             "a referral with this external_ref from this hospital exists with other content",
             referral_id=str(existing.id),
         )
-    (out,) = await _present(ctx, [existing], "referral.read")
-    return out
+    return await _present_one(ctx, existing)
 
 
 async def _scope_violations(ctx: Ctx, body: ReferralIn) -> list[Violation]:
@@ -138,37 +115,15 @@ async def create_referral(ctx: Ctx, body: ReferralIn) -> tuple[ReferralOut, bool
         ctx.vault.encrypt(body.patient_cpr),
         ctx.now,
     )
-    active = await repository.active_course(
-        ctx.session, patient_id, body.treatment_type, body.municipality_code
-    )
-    if active is not None:
-        raise Conflict(
-            "active_course_exists",
-            "the patient already has an active course of this type in this municipality",
-            course_id=str(active.id),
-            course=f"/api/v1/courses/{active.id}",
-        )
+    await _refuse_if_active(ctx, patient_id, body.treatment_type, body.municipality_code)
     policy = (await ctx.reference.get(ctx.session)).policies[body.municipality_code]
     auto_reject = body.parenteral_nutrition and policy == "reject"
-    values = {
+    # The referral as sent (its CPR number only as the patient's id), and its decision.
+    values = body.model_dump(exclude={"patient_cpr"}) | {
         "id": uuid.uuid4(),
-        "hospital_code": body.hospital_code,
-        "external_ref": body.external_ref,
         "payload_hash": payload_hash,
         "patient_id": patient_id,
-        "municipality_code": body.municipality_code,
-        "department": body.department,
-        "treatment_type": body.treatment_type,
-        "expected_start_date": body.expected_start_date,
-        "planned_days": body.planned_days,
-        "visits_per_day": body.visits_per_day,
         "administration_times": [t.strftime("%H:%M") for t in body.administration_times],
-        "minutes_per_administration": body.minutes_per_administration,
-        "first_dose_given_in_hospital": body.first_dose_given_in_hospital,
-        "iv_access": body.iv_access,
-        "parenteral_nutrition": body.parenteral_nutrition,
-        "must_not_be_left_alone": body.must_not_be_left_alone,
-        "physician_contact": body.physician_contact,
         "status": "rejected" if auto_reject else "pending",
         "rejection_reason": "parenteral_nutrition_policy" if auto_reject else None,
         "rejection_note": None,
@@ -186,35 +141,37 @@ async def create_referral(ctx: Ctx, body: ReferralIn) -> tuple[ReferralOut, bool
         return await _same_or_conflict(ctx, winner, payload_hash), False
     # The hospital that sent the CPR sees it back; the write is the audited access.
     referral = Referral(**values)
-    await audit.record(
-        ctx.session, ctx.principal, ctx.now, "referral.create", "referral", referral.id, patient_id
-    )
+    await ctx.audit("referral.create", "referral", referral.id, patient_id)
     return _referral_out(referral, {patient_id: body.patient_cpr}, {}), True
 
 
 async def list_referrals(
-    ctx: Ctx, status: str | None, municipality_code: str | None, limit: int, offset: int
+    ctx: Ctx, criteria: ReferralSearch, limit: int, offset: int
 ) -> list[ReferralOut]:
-    stmt = repository.visible_referrals(ctx.principal)
-    if status is not None:
-        stmt = stmt.where(Referral.status == status)
-    if municipality_code is not None:
-        stmt = stmt.where(Referral.municipality_code == municipality_code)
-    stmt = stmt.order_by(Referral.created_at, Referral.id).limit(limit).offset(offset)
-    referrals = list((await ctx.session.scalars(stmt)).all())
-    await audit.record(
-        ctx.session,
-        ctx.principal,
-        ctx.now,
-        "referral.search",
-        "referral",
-        detail=audit.search_detail(
-            ctx.vault,
-            {"status": status, "municipality_code": municipality_code},
-            count=len(referrals),
-        ),  # criteria pseudonymised: a filter is free text, a CPR could be typed into it
+    """The referrals the principal may see that match, oldest first (the search audited)."""
+    referrals = await repository.search(ctx.session, ctx.principal, criteria, limit, offset)
+    await ctx.audit_search("referral.search", "referral", asdict(criteria), len(referrals))
+    return await _present(ctx, referrals)
+
+
+_ACTIVE_COURSE = "the patient already has an active course of this type in this municipality"
+
+
+async def _refuse_if_active(
+    ctx: Ctx, patient_id: uuid.UUID, treatment_type: str, municipality_code: str
+) -> None:
+    """§2.2: one active course per patient, treatment type and municipality; the conflict
+    names the course that is active."""
+    active = await repository.active_course(
+        ctx.session, patient_id, treatment_type, municipality_code
     )
-    return await _present(ctx, referrals, "referral.read")
+    if active is not None:
+        raise Conflict(
+            "active_course_exists",
+            _ACTIVE_COURSE,
+            course_id=str(active.id),
+            course=f"/api/v1/courses/{active.id}",
+        )
 
 
 async def _visible(ctx: Ctx, referral_id: uuid.UUID, for_update: bool = False) -> Referral:
@@ -224,18 +181,17 @@ async def _visible(ctx: Ctx, referral_id: uuid.UUID, for_update: bool = False) -
     retried accept (200), 409 referral_not_pending naming the status for a contrary one.
     NOWAIT would turn a client's own retry into a 409 "busy" it would have to retry again.
     """
-    stmt = repository.visible_referrals(ctx.principal).where(Referral.id == referral_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    referral = (await ctx.session.scalars(stmt)).first()
+    referral = await repository.visible_referral(
+        ctx.session, ctx.principal, referral_id, for_update
+    )
     if referral is None:
         raise NotFound("referral_not_found", "no such referral for this client")
     return referral
 
 
 async def get_referral(ctx: Ctx, referral_id: uuid.UUID) -> ReferralOut:
-    (out,) = await _present(ctx, [await _visible(ctx, referral_id)], "referral.read")
-    return out
+    """The referral, if the principal may see it."""
+    return await _present_one(ctx, await _visible(ctx, referral_id))
 
 
 def _not_pending(referral: Referral) -> Conflict:
@@ -246,50 +202,42 @@ def _not_pending(referral: Referral) -> Conflict:
     )
 
 
+async def _decide(
+    ctx: Ctx,
+    referral: Referral,
+    status: ReferralStatus,
+    action: str,
+    detail: dict[str, str] | None = None,
+) -> None:
+    """The referral leaves `pending`: who decided and when, audited as `action`."""
+    referral.status = status
+    referral.decided_at = ctx.now
+    referral.decided_by = ctx.principal.client_id
+    await ctx.audit(action, "referral", referral.id, referral.patient_id, detail=detail)
+
+
 async def withdraw_referral(ctx: Ctx, referral_id: uuid.UUID) -> ReferralOut:
+    """The hospital takes a pending referral back; withdrawing again changes nothing."""
     referral = await _visible(ctx, referral_id, for_update=True)
     if referral.status != "withdrawn":
         if referral.status != "pending":
             raise _not_pending(referral)
-        referral.status = "withdrawn"
-        referral.decided_at = ctx.now
-        referral.decided_by = ctx.principal.client_id
-        await audit.record(
-            ctx.session,
-            ctx.principal,
-            ctx.now,
-            "referral.withdraw",
-            "referral",
-            referral.id,
-            referral.patient_id,
-        )
-    (out,) = await _present(ctx, [referral], "referral.read")
-    return out
+        await _decide(ctx, referral, "withdrawn", "referral.withdraw")
+    return await _present_one(ctx, referral)
 
 
 async def reject_referral(ctx: Ctx, referral_id: uuid.UUID, body: RejectIn) -> ReferralOut:
+    """Visitation: the municipality declines, with a reason; the same rejection again
+    changes nothing."""
     referral = await _visible(ctx, referral_id, for_update=True)
     already = referral.status == "rejected" and referral.rejection_reason == body.reason
     if not already:
         if referral.status != "pending":
             raise _not_pending(referral)
-        referral.status = "rejected"
         referral.rejection_reason = body.reason
         referral.rejection_note = body.note
-        referral.decided_at = ctx.now
-        referral.decided_by = ctx.principal.client_id
-        await audit.record(
-            ctx.session,
-            ctx.principal,
-            ctx.now,
-            "referral.reject",
-            "referral",
-            referral.id,
-            referral.patient_id,
-            detail={"reason": body.reason},
-        )
-    (out,) = await _present(ctx, [referral], "referral.read")
-    return out
+        await _decide(ctx, referral, "rejected", "referral.reject", {"reason": body.reason})
+    return await _present_one(ctx, referral)
 
 
 async def accept_referral(
@@ -298,11 +246,9 @@ async def accept_referral(
     """Visitation: the municipality accepts, which starts a course (§2.1, §2.3)."""
     referral = await _visible(ctx, referral_id, for_update=True)
     if referral.status == "accepted":
-        course = (
-            await ctx.session.scalars(select(Course).where(Course.referral_id == referral.id))
-        ).one()
+        course = await repository.course_of(ctx.session, referral.id)
         if course.start_date == body.start_date and course.setting == body.setting:
-            return await course_out(ctx, course, "course.read"), False
+            return await course_out(ctx, course), False
         raise Conflict(
             "referral_not_pending",
             "the referral was already accepted with other values",
@@ -320,16 +266,9 @@ async def accept_referral(
                 )
             ],
         )
-    active = await repository.active_course(
-        ctx.session, referral.patient_id, referral.treatment_type, referral.municipality_code
+    await _refuse_if_active(
+        ctx, referral.patient_id, referral.treatment_type, referral.municipality_code
     )
-    if active is not None:
-        raise Conflict(
-            "active_course_exists",
-            "the patient already has an active course of this type in this municipality",
-            course_id=str(active.id),
-            course=f"/api/v1/courses/{active.id}",
-        )
     course = Course(
         id=uuid.uuid4(),
         referral_id=referral.id,
@@ -349,26 +288,11 @@ async def accept_referral(
         async with ctx.session.begin_nested():
             ctx.session.add(course)
     except IntegrityError:
-        raise Conflict(
-            "active_course_exists",
-            "the patient already has an active course of this type in this municipality",
-        ) from None
+        # The unique index on active courses: a concurrent accept of another referral won.
+        raise Conflict("active_course_exists", _ACTIVE_COURSE) from None
     await course_repository.record_version(
         ctx.session, course, "created", ctx.now, ctx.principal.client_id
     )
-    referral.status = "accepted"
-    referral.decided_at = ctx.now
-    referral.decided_by = ctx.principal.client_id
-    await audit.record(
-        ctx.session,
-        ctx.principal,
-        ctx.now,
-        "referral.accept",
-        "referral",
-        referral.id,
-        referral.patient_id,
-    )
-    await audit.record(
-        ctx.session, ctx.principal, ctx.now, "course.create", "course", course.id, course.patient_id
-    )
-    return await course_out(ctx, course, "course.read"), True
+    await _decide(ctx, referral, "accepted", "referral.accept")
+    await ctx.audit("course.create", "course", course.id, course.patient_id)
+    return await course_out(ctx, course), True

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final, Literal
 
 from service.report.pdf import statement_pdf
 from service.report.tabular import statement_csv
+from service.report.views import StatementView
 from service.report.workbook import statement_xlsx
-from service.settlement.schemas import StatementOut
 
 Format = Literal["csv", "xlsx", "pdf"]
 
-RENDERERS: Final[dict[str, Callable[[StatementOut], bytes]]] = {
+RENDERERS: Final[dict[str, Callable[[StatementView], bytes]]] = {
     "csv": statement_csv,
     "xlsx": statement_xlsx,
     "pdf": statement_pdf,
@@ -31,7 +32,16 @@ MEDIA_TYPES: Final[dict[str, str]] = {
 _DANISH: Final = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "Æ": "Ae", "Ø": "Oe", "Å": "Aa"})
 
 
-def render_statement(s: StatementOut, format: str) -> bytes:
+@dataclass(frozen=True)
+class File:
+    """A rendered file as it is handed out: its bytes, name and media type."""
+
+    content: bytes
+    filename: str
+    media_type: str
+
+
+def render_statement(s: StatementView, format: str) -> bytes:
     """The statement as "csv", "xlsx" or "pdf" bytes (ValueError for anything else)."""
     try:
         renderer = RENDERERS[format]
@@ -40,12 +50,13 @@ def render_statement(s: StatementOut, format: str) -> bytes:
     return renderer(s)
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
+    """A name for a file name: ASCII (æ → ae, ø → oe, å → aa), words joined by "-"."""
     ascii_text = text.translate(_DANISH).encode("ascii", "ignore").decode()
     return re.sub(r"[^A-Za-z0-9]+", "-", ascii_text).strip("-")
 
 
-def statement_filename(s: StatementOut, format: str) -> str:
+def statement_filename(s: StatementView, format: str) -> str:
     """E.g. "afregning-2025-01-169-Hoeje-Taastrup-2025-0001.pdf", or "...-kladde.csv"."""
     if format not in RENDERERS:
         raise ValueError(f"unknown format {format!r}: one of csv, xlsx, pdf")
@@ -53,5 +64,5 @@ def statement_filename(s: StatementOut, format: str) -> str:
         number = "kladde"
     else:
         number = f"{s.number_year}-{s.number:04d}"
-    name = _slug(s.municipality_name)
+    name = slug(s.municipality_name)
     return f"afregning-{s.period}-{s.municipality_code}-{name}-{number}.{format}"

@@ -15,7 +15,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from service.domain.money import ORE_PER_KRONE, parse_kr
-from service.settlement.schemas import LineOut, StatementOut
+from service.report.views import LineView, StatementView
 
 COPENHAGEN: Final = ZoneInfo("Europe/Copenhagen")
 
@@ -24,6 +24,7 @@ COPENHAGEN: Final = ZoneInfo("Europe/Copenhagen")
 #: zip entry can carry.
 DRAFT_EPOCH: Final = datetime(1980, 1, 1, tzinfo=UTC)
 
+# Danish names of the words of `service.domain.vocabulary`; a word without one prints as is.
 TREATMENT_LABELS: Final[dict[str, str]] = {
     "antibiotics": "IV-antibiotika",
     "fluids": "IV-væske",
@@ -82,14 +83,17 @@ def treatment_label(key: str) -> str:
 
 
 def reason_label(reason: str | None) -> str:
+    """The Danish name of an adjustment reason; "" for a regular line."""
     return "" if reason is None else REASON_LABELS.get(reason, reason)
 
 
 def tier_label(key: str) -> str:
+    """ "1" → "Trin 1"."""
     return f"Trin {key}"
 
 
 def yes_no(flag: bool) -> str:
+    """A flag in Danish."""
     return "ja" if flag else "nej"
 
 
@@ -137,14 +141,14 @@ def date_text(issued_at: datetime | None) -> str:
     return local.strftime("%d.%m.%Y kl. %H:%M")
 
 
-def statement_number(s: StatementOut) -> str:
+def statement_number(s: StatementView) -> str:
     """ "2025-0001" for an issued statement, "Kladde" for a draft."""
     if s.number is None or s.number_year is None:
         return "Kladde"
     return f"{s.number_year}-{s.number:04d}"
 
 
-def line_cells(line: LineOut) -> tuple[Cell, ...]:
+def line_cells(line: LineView) -> tuple[Cell, ...]:
     """One line as typed cells in the order of `LINE_HEADINGS` (amounts as `Decimal`)."""
     return (
         str(line.course_id),

@@ -44,7 +44,7 @@ from service.report.labels import (
     tier_label,
     treatment_label,
 )
-from service.settlement.schemas import LineOut, StatementOut, TotalOut
+from service.report.views import LineView, StatementView, TotalView
 
 TITLE: Final = "Afregningsopgørelse – IV-behandling i kommunalt regi"
 MARGIN: Final = 18 * mm
@@ -109,7 +109,7 @@ class _Pages:
     """What is drawn on every page: the footer ("Side x af y", the hash) and, on a draft,
     the UDKAST watermark. The page count is learnt from a first rendering."""
 
-    def __init__(self, s: StatementOut, count: int | None) -> None:
+    def __init__(self, s: StatementView, count: int | None) -> None:
         number = statement_number(s)
         marked = "" if s.state == "issued" else " (UDKAST)"
         self.footer = (
@@ -154,7 +154,7 @@ def _draft_watermark(canvas: Canvas) -> None:
     canvas.restoreState()
 
 
-def _pdf_date(s: StatementOut) -> str:
+def _pdf_date(s: StatementView) -> str:
     return document_time(s.issued_at).strftime("D:%Y%m%d%H%M%S+00'00'")
 
 
@@ -199,7 +199,7 @@ def _grid(
     return table
 
 
-def _parties(s: StatementOut) -> Table:
+def _parties(s: StatementView) -> Table:
     data = [
         ["Betaler", "Modtager"],
         [s.payer.name, s.municipality_name],
@@ -209,7 +209,7 @@ def _parties(s: StatementOut) -> Table:
     return _grid(data, (BODY_WIDTH / 2, BODY_WIDTH / 2), font_size=9.5)
 
 
-def _facts(s: StatementOut) -> Table:
+def _facts(s: StatementView) -> Table:
     data = [
         ["Opgørelsesnummer", "Periode", "Udstedt", "Status"],
         [
@@ -222,7 +222,7 @@ def _facts(s: StatementOut) -> Table:
     return _grid(data, [BODY_WIDTH / 4] * 4, font_size=9.5)
 
 
-def _summary(s: StatementOut) -> Table:
+def _summary(s: StatementView) -> Table:
     data = [
         ["Sammendrag", "Beløb"],
         [f"Ordinære linjer for {period_label(s.period)}", kr_text(s.regular_total)],
@@ -239,8 +239,8 @@ def _breakdown(heading: str, rows: Sequence[tuple[str, str]], total: str) -> Tab
     return _grid(data, (width - 26 * mm, 26 * mm), total_row=True, right_from=1, font_size=8)
 
 
-def _breakdowns(s: StatementOut) -> Table:
-    def rows(totals: Sequence[TotalOut], label: Callable[[str], str]) -> list[tuple[str, str]]:
+def _breakdowns(s: StatementView) -> Table:
+    def rows(totals: Sequence[TotalView], label: Callable[[str], str]) -> list[tuple[str, str]]:
         return [(label(t.key), t.amount) for t in totals]
 
     inner = [
@@ -262,7 +262,7 @@ def _breakdowns(s: StatementOut) -> Table:
     return outer
 
 
-def _regular_row(line: LineOut) -> list[str]:
+def _regular_row(line: LineView) -> list[str]:
     return [
         str(line.course_id),
         KIND_LABELS.get(line.kind, line.kind),
@@ -276,7 +276,7 @@ def _regular_row(line: LineOut) -> list[str]:
     ]
 
 
-def _adjustment_row(line: LineOut) -> list[str]:
+def _adjustment_row(line: LineView) -> list[str]:
     return [
         str(line.course_id),
         line.period,
@@ -314,10 +314,10 @@ def _line_table(
 def _lines_section(
     heading: str,
     empty: str,
-    lines: Sequence[LineOut],
+    lines: Sequence[LineView],
     columns: Sequence[tuple[str, int]],
     numeric_from: int,
-    row: Callable[[LineOut], list[str]],
+    row: Callable[[LineView], list[str]],
     total_label: str,
     total: str,
 ) -> list[Flowable]:
@@ -328,7 +328,7 @@ def _lines_section(
     return [*flow, _line_table(columns, rows, total_label, _kr(total), numeric_from)]
 
 
-def _story(s: StatementOut) -> list[Flowable]:
+def _story(s: StatementView) -> list[Flowable]:
     regular = [line for line in s.lines if not line.adjustment]
     adjustments = [line for line in s.lines if line.adjustment]
     story: list[Flowable] = [_para(TITLE, TITLE_STYLE)]
@@ -374,7 +374,7 @@ def _story(s: StatementOut) -> list[Flowable]:
     return story
 
 
-def _render(s: StatementOut, pages: _Pages) -> tuple[bytes, int]:
+def _render(s: StatementView, pages: _Pages) -> tuple[bytes, int]:
     buffer = io.BytesIO()
     number = statement_number(s)
     doc = SimpleDocTemplate(
@@ -398,7 +398,7 @@ def _render(s: StatementOut, pages: _Pages) -> tuple[bytes, int]:
     return buffer.getvalue(), doc.page
 
 
-def statement_pdf(s: StatementOut) -> bytes:
+def statement_pdf(s: StatementView) -> bytes:
     """The statement as a formal A4 PDF document.
 
     Rendered twice: the first pass counts the pages for the footer's "Side x af y" (the

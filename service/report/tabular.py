@@ -23,7 +23,7 @@ import io
 from decimal import Decimal
 
 from service.report.labels import LINE_HEADINGS, Cell, line_cells
-from service.settlement.schemas import StatementOut
+from service.report.views import StatementView
 
 
 def _csv_text(cell: Cell) -> str:
@@ -32,7 +32,7 @@ def _csv_text(cell: Cell) -> str:
     return str(cell)
 
 
-def statement_csv(s: StatementOut) -> bytes:
+def statement_csv(s: StatementView) -> bytes:
     """The statement's lines as a semicolon-separated UTF-8 (BOM) table."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")

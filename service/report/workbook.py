@@ -50,7 +50,7 @@ from service.report.labels import (
     tier_label,
     treatment_label,
 )
-from service.settlement.schemas import RegionSummaryOut, StatementOut, TotalOut
+from service.report.views import RegionSummaryView, StatementView, TotalView
 
 AMOUNT_FORMAT: Final = "#,##0.00"
 BOLD: Final = Font(bold=True)
@@ -126,11 +126,11 @@ def _widths(ws: Worksheet, widths: Sequence[int]) -> None:
         ws.column_dimensions[get_column_letter(index)].width = width
 
 
-def _total_rows(totals: Sequence[TotalOut], label: str) -> list[Row]:
+def _total_rows(totals: Sequence[TotalView], label: str) -> list[Row]:
     return [(name, kr_decimal(t.amount)) for t, name in _labelled(totals, label)]
 
 
-def _labelled(totals: Sequence[TotalOut], view: str) -> list[tuple[TotalOut, str]]:
+def _labelled(totals: Sequence[TotalView], view: str) -> list[tuple[TotalView, str]]:
     if view == "type":
         return [(t, treatment_label(t.key)) for t in totals]
     if view == "tier":
@@ -145,7 +145,7 @@ def _number_text(number: int | None, year: int) -> str:
 # --- the statement ------------------------------------------------------------------------
 
 
-def _statement_summary(ws: Worksheet, s: StatementOut) -> None:
+def _statement_summary(ws: Worksheet, s: StatementView) -> None:
     ws.title = "Opsummering"
     _append(ws, ("Afregningsopgørelse – IV-behandling i kommunalt regi",), bold=True)
     _append(ws, ())
@@ -182,7 +182,7 @@ def _statement_summary(ws: Worksheet, s: StatementOut) -> None:
     _widths(ws, (28, 70))
 
 
-def statement_xlsx(s: StatementOut) -> bytes:
+def statement_xlsx(s: StatementView) -> bytes:
     """The statement as a workbook: "Opsummering" (identity and totals), "Linjer" (lines)."""
     wb = new_workbook(f"Afregningsopgørelse {s.municipality_name} {s.period}", s.issued_at)
     summary = wb.active
@@ -197,7 +197,7 @@ def statement_xlsx(s: StatementOut) -> bytes:
 # --- the region summary -------------------------------------------------------------------
 
 
-def _region_overview(ws: Worksheet, r: RegionSummaryOut) -> None:
+def _region_overview(ws: Worksheet, r: RegionSummaryView) -> None:
     ws.title = "Oversigt"
     _append(ws, ("Regionsoversigt – IV-behandling i kommunalt regi",), bold=True)
     _append(ws, ())
@@ -216,7 +216,7 @@ def _region_overview(ws: Worksheet, r: RegionSummaryOut) -> None:
     _widths(ws, (24, 50))
 
 
-def _municipality_rows(r: RegionSummaryOut) -> list[Row]:
+def _municipality_rows(r: RegionSummaryView) -> list[Row]:
     year = int(r.period[:4])  # statements are numbered per year of their period
     rows: list[Row] = [
         (
@@ -250,7 +250,7 @@ def _sum_kr(amounts: Iterable[str]) -> Decimal:
     return Decimal(sum(ore(amount) for amount in amounts)).scaleb(-2).quantize(Decimal("0.01"))
 
 
-def _staircase(ws: Worksheet, r: RegionSummaryOut) -> None:
+def _staircase(ws: Worksheet, r: RegionSummaryView) -> None:
     st = r.staircase
     _append(ws, ("Trappemodel", ""), bold=True)
     _append(ws, ("År", st.year))
@@ -272,7 +272,7 @@ def _staircase(ws: Worksheet, r: RegionSummaryOut) -> None:
     _widths(ws, (34, 16, 16))
 
 
-def region_summary_xlsx(r: RegionSummaryOut) -> bytes:
+def region_summary_xlsx(r: RegionSummaryView) -> bytes:
     """The region summary: an overview, the municipalities, totals by type, tier and
     hospital, and the staircase, one sheet each."""
     wb = new_workbook(f"Regionsoversigt {r.period}", r.issued_at)

@@ -8,32 +8,23 @@ rendering libraries. Drafts are rendered on each request and say so on every pag
 from __future__ import annotations
 
 import hashlib
-import uuid
-from dataclasses import dataclass
-
-from sqlalchemy import select
 
 from service.access import audit
 from service.deps import Ctx
-from service.kit.db import insert_ignoring_conflicts
-from service.models import Statement, StatementFile
+from service.domain.settlement import Period
 from service.report import region_summary_xlsx
-from service.report.files import MEDIA_TYPES, render_statement, statement_filename
+from service.report.files import MEDIA_TYPES, File, render_statement, statement_filename
+from service.settlement import repository
+from service.settlement.schemas import StatementOut
 from service.settlement.service import get_statement, region_summary
 
 
-@dataclass(frozen=True)
-class File:
-    content: bytes
-    filename: str
-    media_type: str
-
-
-async def statement_file(ctx: Ctx, period: str, municipality_code: str, fmt: str) -> File:
+async def statement_file(ctx: Ctx, period: Period, municipality_code: str, fmt: str) -> File:
+    """A statement as a file (audited as `statement.read` and `statement.export`)."""
     statement = await get_statement(ctx, period, municipality_code)
     filename = statement_filename(statement, fmt)
     if statement.state == "issued":
-        content = await _stored_or_rendered(ctx, statement.period, municipality_code, fmt)
+        content = await _stored_or_rendered(ctx, statement, period, fmt)
     else:
         content = render_statement(statement, fmt)
     await audit.record(
@@ -43,52 +34,26 @@ async def statement_file(ctx: Ctx, period: str, municipality_code: str, fmt: str
     return File(content, filename, MEDIA_TYPES[fmt])
 
 
-async def _stored_or_rendered(ctx: Ctx, period: str, municipality_code: str, fmt: str) -> bytes:
+async def _stored_or_rendered(ctx: Ctx, statement: StatementOut, period: Period, fmt: str) -> bytes:
+    """The issued statement's stored file, rendered from `statement` (as read) and stored
+    by its first download."""
     session = ctx.session
-    statement_id = (
-        await session.scalars(
-            select(Statement.id).where(
-                Statement.period == period, Statement.municipality_code == municipality_code
-            )
-        )
-    ).one()
-    stored = await _stored(ctx, statement_id, fmt)
+    statement_id = await repository.statement_id(session, period, statement.municipality_code)
+    stored = await repository.stored_file(session, statement_id, fmt)
     if stored is not None:
         return stored
-    statement = await get_statement(ctx, period, municipality_code)
     content = render_statement(statement, fmt)
-    # Two first downloads at once: the first insert wins and both serve its bytes.
-    await insert_ignoring_conflicts(
-        session,
-        StatementFile,
-        [
-            {
-                "id": uuid.uuid4(),
-                "statement_id": statement_id,
-                "format": fmt,
-                "content": content,
-                "sha256": hashlib.sha256(content).hexdigest(),
-                "rendered_at": ctx.now,
-            }
-        ],
-        ["statement_id", "format"],
+    await repository.store_file(
+        session, statement_id, fmt, content, hashlib.sha256(content).hexdigest(), ctx.now
     )
-    stored = await _stored(ctx, statement_id, fmt)
+    # Two first downloads at once: the first insert wins and both serve its bytes.
+    stored = await repository.stored_file(session, statement_id, fmt)
     assert stored is not None
     return stored
 
 
-async def _stored(ctx: Ctx, statement_id: uuid.UUID, fmt: str) -> bytes | None:
-    return (
-        await ctx.session.scalars(
-            select(StatementFile.content).where(
-                StatementFile.statement_id == statement_id, StatementFile.format == fmt
-            )
-        )
-    ).first()
-
-
-async def region_summary_file(ctx: Ctx, period: str) -> File:
+async def region_summary_file(ctx: Ctx, period: Period) -> File:
+    """The region summary as XLSX (audited as `settlement.export`)."""
     summary = await region_summary(ctx, period)
     await audit.record(
         ctx.session, ctx.principal, ctx.now, "settlement.export", "settlement", summary.period,

@@ -1,30 +1,36 @@
-"""SQL of the settlement: the inputs of a run (courses, tariff, index, what was issued)
-and the write-once records of an issue."""
+"""SQL of the settlement's reads: the inputs of a run (courses, tariff, index, what was
+issued; live, or as they stood for `ivsettle verify`), the issued statements read back,
+and the stored files of issued statements. An issue's own writes, and the transaction
+they run in, are service.settlement.issuing."""
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, text, true
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy import Row, func, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.domain.settlement import CourseFacts, IssuedLine, Period
+from service.domain.staircase import Placement
 from service.domain.tariff import Payer, TariffVersion, TierRates, TreatmentTariff
+from service.kit.db import insert_ignoring_conflicts
 from service.models import (
+    ApiClient,
     Course,
     CoursePosition,
     CourseVersion,
+    Municipality,
     PriceIndex,
     SettlementInput,
     SettlementIssue,
     Statement,
+    StatementFile,
     StatementLine,
     TariffRate,
     Visit,
@@ -134,22 +140,33 @@ async def candidate_courses(session: AsyncSession, open_from: date | None) -> li
     # those courses alone (an aggregate over every visit would grow with the history).
     last_given = await _last_given_dose(session, [c.id for c in courses if c.status == "active"])
     return [
-        CourseRow(
-            facts=CourseFacts(
-                course_id=str(course.id),
-                municipality_code=course.municipality_code,
-                hospital_code=course.hospital_code,
-                treatment_type=course.treatment_type,  # type: ignore[arg-type]
-                start_date=course.start_date,
-                end_date=course.end_date,
-                last_administered_date=last_given.get(course.id),
-                status=course.status,  # type: ignore[arg-type]
-            ),
-            created_at=course.created_at,
-            revision=course.revision,
-        )
+        _course_row(course.id, course, last_given, course.created_at, course.revision)
         for course in courses
     ]
+
+
+def _course_row(
+    course_id: uuid.UUID,
+    state: Course | CourseVersion,
+    last_given: dict[uuid.UUID, date],
+    created_at: datetime,
+    revision: int,
+) -> CourseRow:
+    """The course as it stands in `state` (the course now, or a version of its history)."""
+    return CourseRow(
+        facts=CourseFacts(
+            course_id=str(course_id),
+            municipality_code=state.municipality_code,
+            hospital_code=state.hospital_code,
+            treatment_type=state.treatment_type,
+            start_date=state.start_date,
+            end_date=state.end_date,
+            last_administered_date=last_given.get(course_id),
+            status=state.status,
+        ),
+        created_at=created_at,
+        revision=revision,
+    )
 
 
 async def courses_as_of(
@@ -187,20 +204,7 @@ async def courses_as_of(
             ):
                 last_given[course_id] = last
     rows_out = [
-        CourseRow(
-            facts=CourseFacts(
-                course_id=str(course_id),
-                municipality_code=v.municipality_code,
-                hospital_code=v.hospital_code,
-                treatment_type=v.treatment_type,  # type: ignore[arg-type]
-                start_date=v.start_date,
-                end_date=v.end_date,
-                last_administered_date=last_given.get(course_id),
-                status=v.status,  # type: ignore[arg-type]
-            ),
-            created_at=created[course_id],
-            revision=revisions[course_id],
-        )
+        _course_row(course_id, v, last_given, created[course_id], revisions[course_id])
         for course_id, v in versions.items()
     ]
     return rows_out, set(revisions) - set(versions)
@@ -228,23 +232,30 @@ def _issued_before(before: Period | None) -> Any:
     return SettlementIssue.period < str(before)
 
 
+_PLACEMENT = (
+    CoursePosition.course_id,
+    CoursePosition.year,
+    CoursePosition.position,
+    CoursePosition.tier,
+)
+
+
+def _placements(rows: Iterable[Row[uuid.UUID, int, int, int]]) -> dict[str, Placement]:
+    return {str(cid): Placement(year, position, tier) for cid, year, position, tier in rows}
+
+
 async def positions(
     session: AsyncSession, course_ids: Sequence[str | uuid.UUID], before: Period | None = None
-) -> dict[str, tuple[int, int, int]]:
-    """Course id → (year, position, tier) for courses already on the staircase."""
-    found: dict[str, tuple[int, int, int]] = {}
+) -> dict[str, Placement]:
+    """Course id → its place for courses already on the staircase."""
+    found: dict[str, Placement] = {}
     for chunk in _chunks(course_ids):
         rows = await session.execute(
-            select(
-                CoursePosition.course_id,
-                CoursePosition.year,
-                CoursePosition.position,
-                CoursePosition.tier,
-            )
+            select(*_PLACEMENT)
             .join(SettlementIssue, SettlementIssue.id == CoursePosition.issue_id)
             .where(CoursePosition.course_id.in_(chunk), _issued_before(before))
         )
-        found.update({str(cid): (year, pos, tier) for cid, year, pos, tier in rows})
+        found.update(_placements(rows))
     return found
 
 
@@ -300,12 +311,12 @@ async def issued_lines(
         lines.extend(
             IssuedLine(
                 course_id=str(r.course_id),
-                kind=r.kind,  # type: ignore[arg-type]
+                kind=r.kind,
                 period=Period.parse(r.line_period),
                 quantity=r.quantity,
                 unit_price=r.unit_price_ore,
                 tier=r.tier,
-                treatment_type=r.treatment_type,  # type: ignore[arg-type]
+                treatment_type=r.treatment_type,
                 hospital_code=r.hospital_code,
                 municipality_code=r.municipality_code,
                 tariff_version_id=r.tariff_version_id,
@@ -352,16 +363,10 @@ async def inputs_of(session: AsyncSession, issue_id: uuid.UUID) -> dict[uuid.UUI
     return {key: value for key, value in rows}
 
 
-async def placed_by(session: AsyncSession, issue_id: uuid.UUID) -> dict[str, tuple[int, int, int]]:
-    rows = await session.execute(
-        select(
-            CoursePosition.course_id,
-            CoursePosition.year,
-            CoursePosition.position,
-            CoursePosition.tier,
-        ).where(CoursePosition.issue_id == issue_id)
-    )
-    return {str(cid): (year, pos, tier) for cid, year, pos, tier in rows}
+async def placed_by(session: AsyncSession, issue_id: uuid.UUID) -> dict[str, Placement]:
+    """The places an issue gave (the courses it billed for the first time)."""
+    rows = await session.execute(select(*_PLACEMENT).where(CoursePosition.issue_id == issue_id))
+    return _placements(rows)
 
 
 async def issues(session: AsyncSession) -> list[SettlementIssue]:
@@ -370,104 +375,58 @@ async def issues(session: AsyncSession) -> list[SettlementIssue]:
     )
 
 
-# One key for "an issue is being made" (any period: issues are made in sequence).
-ISSUE_LOCK_KEY = 7301202101
+@dataclass(frozen=True)
+class StoredIssue:
+    """What an issue stored, as read back: its statements (their lines in the order
+    issued), the municipalities they are for, and the issuing client's name."""
+
+    issue: SettlementIssue
+    statements: list[Statement]
+    lines: dict[uuid.UUID, list[StatementLine]]
+    municipalities: dict[str, Municipality]
+    issued_by: str | None
 
 
-class IssueInProgress(Exception):
-    """Another issue holds the lock: the caller is turned away rather than queued."""
-
-
-@dataclass
-class IssueTransaction:
-    """Where an issue reads and then writes. `session` reads the run's inputs; call
-    `start_writing()` once they are computed, before the first insert."""
-
-    session: AsyncSession
-    _conn: AsyncConnection | None = None
-
-    async def start_writing(self) -> None:
-        if self._conn is None:
-            return  # SQLite: one transaction throughout
-        # End the read-only snapshot and write in READ COMMITTED: inserts that reference
-        # courses (statement lines, inputs, places) check each course row, which a
-        # REPEATABLE READ transaction may not do once a nurse's visit has raised the
-        # course's revision since the snapshot (40001 on every busy day). The lock still
-        # keeps every other issuer out, so what was computed stays true; writes committed
-        # since the snapshot carry revisions this issue did not read, for the next one.
-        await self.session.commit()
-        await self._conn.execution_options(isolation_level="READ COMMITTED")
-
-
-@asynccontextmanager
-async def issuing(request_session: AsyncSession) -> AsyncIterator[IssueTransaction]:
-    """The transaction(s) an issue runs and commits in.
-
-    PostgreSQL: its own connection that first takes a session-level advisory lock without
-    waiting (a second issuer gets IssueInProgress at once), and only then reads the run's
-    inputs in one REPEATABLE READ snapshot that includes every issue before it and every
-    write committed before it began; then writes the issue in one transaction (see
-    IssueTransaction.start_writing). The lock is released on the way out.
-    SQLite: the request's own transaction (BEGIN IMMEDIATE already makes it the only
-    writer, so its reads are one snapshot too).
-    """
-    engine = request_session.bind
-    if not isinstance(engine, AsyncEngine) or engine.dialect.name != "postgresql":
-        yield IssueTransaction(request_session)
-        return
-    async with engine.connect() as conn:
-        # From the lock query on, any failure discards the connection: closing it is the one
-        # sure way to drop a session-level lock (a pooled connection would keep it, and
-        # every later issue would be turned away) and whatever transaction was open.
-        try:
-            locked = await conn.scalar(
-                text("SELECT pg_try_advisory_lock(:key)"), {"key": ISSUE_LOCK_KEY}
-            )
-            await conn.commit()
-            if not locked:
-                raise IssueInProgress
-            await conn.execution_options(isolation_level="REPEATABLE READ")
-            async with AsyncSession(bind=conn, expire_on_commit=False, autoflush=False) as session:
-                yield IssueTransaction(session, conn)
-                await session.commit()
-            await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ISSUE_LOCK_KEY})
-            await conn.commit()
-        except IssueInProgress:
-            raise
-        except BaseException:
-            await conn.invalidate()
-            raise
-
-
-async def next_statement_number(session: AsyncSession, payer_cvr: str, year: int) -> int:
-    top = await session.scalar(
-        select(func.max(Statement.number)).where(
-            Statement.payer_cvr == payer_cvr, Statement.number_year == year
-        )
-    )
-    return int(top or 0) + 1
-
-
-async def insert_rows(session: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
-    for chunk_start in range(0, len(rows), 2000):
-        chunk = rows[chunk_start : chunk_start + 2000]
-        if chunk:
-            await session.execute(insert(model), chunk)
-
-
-async def statements_of(session: AsyncSession, issue_id: uuid.UUID) -> list[Statement]:
-    return list(
-        (
-            await session.scalars(
-                select(Statement)
-                .where(Statement.issue_id == issue_id)
-                .order_by(Statement.municipality_code)
-            )
-        ).all()
+async def stored_issue(
+    session: AsyncSession, issue: SettlementIssue, only: str | None = None
+) -> StoredIssue:
+    """An issue's statements (only the one of municipality `only`, when given)."""
+    statements = await _statements_of(session, issue.id, only)
+    return StoredIssue(
+        issue=issue,
+        statements=statements,
+        lines=await _lines_of(session, [s.id for s in statements]),
+        municipalities={m.code: m for m in await municipalities(session)},
+        issued_by=await client_name(session, issue.issued_by),
     )
 
 
-async def lines_of(
+async def municipalities(session: AsyncSession) -> list[Municipality]:
+    """Every municipality, by code."""
+    return list((await session.scalars(select(Municipality).order_by(Municipality.code))).all())
+
+
+async def municipality(session: AsyncSession, code: str) -> Municipality | None:
+    """The municipality with this code, if there is one."""
+    return await session.get(Municipality, code)
+
+
+async def client_name(session: AsyncSession, client_id: uuid.UUID) -> str | None:
+    """The API client's name (None for an unknown id)."""
+    return await session.scalar(select(ApiClient.name).where(ApiClient.id == client_id))
+
+
+async def _statements_of(
+    session: AsyncSession, issue_id: uuid.UUID, only: str | None
+) -> list[Statement]:
+    stmt = select(Statement).where(
+        Statement.issue_id == issue_id,
+        Statement.municipality_code == only if only is not None else true(),
+    )
+    return list((await session.scalars(stmt.order_by(Statement.municipality_code))).all())
+
+
+async def _lines_of(
     session: AsyncSession, statement_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[StatementLine]]:
     result: dict[uuid.UUID, list[StatementLine]] = {sid: [] for sid in statement_ids}
@@ -480,6 +439,55 @@ async def lines_of(
         for line in rows:
             result[line.statement_id].append(line)
     return result
+
+
+async def statement_id(session: AsyncSession, period: Period, municipality_code: str) -> uuid.UUID:
+    """The issued statement of a period and municipality (it must exist)."""
+    return (
+        await session.scalars(
+            select(Statement.id).where(
+                Statement.period == str(period), Statement.municipality_code == municipality_code
+            )
+        )
+    ).one()
+
+
+async def stored_file(session: AsyncSession, statement_id: uuid.UUID, fmt: str) -> bytes | None:
+    """The statement's file in `fmt` as first rendered, if it was downloaded before."""
+    return (
+        await session.scalars(
+            select(StatementFile.content).where(
+                StatementFile.statement_id == statement_id, StatementFile.format == fmt
+            )
+        )
+    ).first()
+
+
+async def store_file(
+    session: AsyncSession,
+    statement_id: uuid.UUID,
+    fmt: str,
+    content: bytes,
+    sha256: str,
+    rendered_at: datetime,
+) -> None:
+    """Keep a statement's first rendering; when two first downloads race, the first insert
+    wins and the other's is dropped (read the stored bytes back after this)."""
+    await insert_ignoring_conflicts(
+        session,
+        StatementFile,
+        [
+            {
+                "id": uuid.uuid4(),
+                "statement_id": statement_id,
+                "format": fmt,
+                "content": content,
+                "sha256": sha256,
+                "rendered_at": rendered_at,
+            }
+        ],
+        ["statement_id", "format"],
+    )
 
 
 def _chunks(ids: Sequence[Any], size: int = 5000) -> list[list[Any]]:

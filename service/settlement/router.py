@@ -2,27 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Response, status
+from pydantic import AfterValidator
 
 from service.deps import Ctx, require
+from service.domain.settlement import InvalidPeriod, Period
+from service.errors import as_service_error
+from service.kit.http import file_response
 from service.report.files import MEDIA_TYPES
-from service.settlement import downloads, service
+from service.settlement import downloads, issue, service
 from service.settlement.schemas import RegionSummaryOut, StaircaseOut, StatementOut
 
 router = APIRouter(prefix="/api/v1", tags=["settlement"])
 
-PeriodText = Annotated[str, Path(pattern=r"^\d{4}-\d{2}$", examples=["2024-03"])]
+
+def _period(text: str) -> Period:
+    try:
+        return Period.parse(text)
+    except InvalidPeriod as exc:
+        # Raised as the service's error: pydantic would turn a ValueError into the generic
+        # 422 invalid_request, and a month that does not exist answers invalid_period.
+        raise as_service_error(exc) from None
 
 
-def _download(file: downloads.File) -> Response:
-    return Response(
-        content=file.content,
-        media_type=file.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{file.filename}"'},
-    )
-
+if TYPE_CHECKING:
+    PeriodPath = Period
+else:
+    # A string in the OpenAPI document (YYYY-MM); the route receives a Period.
+    PeriodPath = Annotated[
+        str, Path(pattern=r"^\d{4}-\d{2}$", examples=["2024-03"]), AfterValidator(_period)
+    ]
 
 _FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
@@ -41,27 +52,27 @@ _FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
     responses=_FILE_RESPONSES,
 )
 async def statement_file(
-    period: PeriodText,
+    period: PeriodPath,
     municipality_code: str,
     fmt: Literal["csv", "xlsx", "pdf"],
     ctx: Annotated[Ctx, Depends(require("region", "municipality"))],
 ) -> Response:
     """The statement as CSV, XLSX or PDF (Danish headings, amounts in kr. with øre). An
     issued statement's file is byte for byte the same at every download."""
-    return _download(await downloads.statement_file(ctx, period, municipality_code, fmt))
+    return file_response(await downloads.statement_file(ctx, period, municipality_code, fmt))
 
 
 @router.get("/settlements/{period}.xlsx", response_class=Response, responses=_FILE_RESPONSES)
 async def region_summary_file(
-    period: PeriodText, ctx: Annotated[Ctx, Depends(require("region"))]
+    period: PeriodPath, ctx: Annotated[Ctx, Depends(require("region"))]
 ) -> Response:
     """The region summary as XLSX: municipalities, types, tiers, hospitals, staircase."""
-    return _download(await downloads.region_summary_file(ctx, period))
+    return file_response(await downloads.region_summary_file(ctx, period))
 
 
 @router.get("/settlements/{period}", response_model=RegionSummaryOut)
 async def region_summary(
-    period: PeriodText, ctx: Annotated[Ctx, Depends(require("region"))]
+    period: PeriodPath, ctx: Annotated[Ctx, Depends(require("region"))]
 ) -> RegionSummaryOut:
     """All 29 municipalities' totals for a period: issued, or a draft computed now."""
     return await service.region_summary(ctx, period)
@@ -74,11 +85,11 @@ async def region_summary(
     responses={200: {"description": "The period was already issued; the one issue is returned"}},
 )
 async def issue_period(
-    period: PeriodText, response: Response, ctx: Annotated[Ctx, Depends(require("region"))]
+    period: PeriodPath, response: Response, ctx: Annotated[Ctx, Depends(require("region"))]
 ) -> RegionSummaryOut:
     """Issue the period for all 29 municipalities at once (only an ended period; after the
     first issue, strictly the period after the last issued one)."""
-    summary, created = await service.issue_period(ctx, period)
+    summary, created = await issue.issue_period(ctx, period)
     if not created:
         response.status_code = status.HTTP_200_OK
     return summary
@@ -86,7 +97,7 @@ async def issue_period(
 
 @router.get("/settlements/{period}/statements/{municipality_code}", response_model=StatementOut)
 async def get_statement(
-    period: PeriodText,
+    period: PeriodPath,
     municipality_code: str,
     ctx: Annotated[Ctx, Depends(require("region", "municipality"))],
 ) -> StatementOut:
@@ -95,7 +106,7 @@ async def get_statement(
 
 @router.get("/staircase/{year}", response_model=StaircaseOut)
 async def staircase(
-    year: Annotated[int, Path(ge=2021, le=2100)],
+    year: Annotated[int, Path(ge=service.FIRST_STAIRCASE_YEAR, le=service.LAST_STAIRCASE_YEAR)],
     ctx: Annotated[Ctx, Depends(require("region", "municipality"))],
 ) -> StaircaseOut:
     return await service.staircase(ctx, year)

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from service.domain.vocabulary import LineKind
+
 State = Literal["draft", "issued"]
 
 
@@ -22,7 +24,7 @@ class PayerOut(BaseModel):
 
 class LineOut(BaseModel):
     course_id: uuid.UUID
-    kind: Literal["course_fee", "day_fee"]
+    kind: LineKind
     period: str = Field(description="The period (YYYY-MM) the line concerns")
     quantity: int
     unit_price: str

@@ -5,7 +5,7 @@ Each issue recorded the revision of every course it read (settlement_inputs), th
 versions (by document hash) and price indices it used. Course versions are append-only and
 each visit carries the course revision its insert made, so the courses an issue read can be
 rebuilt exactly as they stood; with the lines and staircase places issued before it, the
-same arithmetic (`service.settlement.service.settle`) must give the same statements, byte
+same arithmetic (`service.settlement.run.settle`) must give the same statements, byte
 for byte in their canonical JSON (RFC 8785). A second check rebuilds each statement from its
 stored lines: a hash that no longer matches means a stored row was changed behind the
 service's back (the write-once triggers make that take deliberate work).
@@ -20,16 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.domain.settlement import Period
 from service.domain.tariff import MissingPriceIndex, OutsideAgreement
-from service.models import ApiClient, SettlementIssue
+from service.models import SettlementIssue
 from service.settlement import repository
-from service.settlement.service import (
-    RunInputs,
-    all_municipalities,
+from service.settlement.presentation import (
     content_hash,
     draft_statements,
-    settle,
+    issued_copy,
     stored_statements,
 )
+from service.settlement.run import RunInputs, settle
 
 
 @dataclass
@@ -63,7 +62,7 @@ async def verify(session: AsyncSession, period: Period | None = None) -> list[Is
 
 async def _verify_issue(session: AsyncSession, issue: SettlementIssue) -> IssueCheck:
     period = Period.parse(issue.period)
-    stored = await stored_statements(session, issue)
+    stored = [p.statement for p in stored_statements(await repository.stored_issue(session, issue))]
     checks = {
         s.municipality_code: StatementCheck(s.municipality_code, s.number or 0, s.hash or "")
         for s in stored
@@ -93,29 +92,24 @@ async def _verify_issue(session: AsyncSession, issue: SettlementIssue) -> IssueC
     except (MissingPriceIndex, OutsideAgreement) as exc:
         result.problems.append(f"the recorded inputs cannot be settled: {exc}")
         return result
-    placed_then = await repository.placed_by(session, issue.id)
-    placed_now = {cid: (p.year, p.position, p.tier) for cid, p in run.new_placements.items()}
-    if placed_then != placed_now:
+    if await repository.placed_by(session, issue.id) != run.new_placements:
         result.problems.append("the staircase places it gave differ from the recomputed ones")
-    issuer = await session.get(ApiClient, issue.issued_by)
     drafts = draft_statements(
-        run, await all_municipalities(session), issuer.name if issuer is not None else None
+        run,
+        await repository.municipalities(session),
+        await repository.client_name(session, issue.issued_by),
     )
     numbers = {s.municipality_code: s for s in stored}
-    for draft in drafts:
+    for draft in (d.statement for d in drafts):
         check = checks.get(draft.municipality_code)
         if check is None:
             result.problems.append(f"no statement was stored for {draft.municipality_code}")
             continue
         original = numbers[draft.municipality_code]
-        recomputed = draft.model_copy(
-            update={
-                "number": original.number,
-                "number_year": original.number_year,
-                "state": "issued",
-                "issued_at": original.issued_at,
-            }
-        )
+        # An issued statement has its number and time; the recomputed one takes them over.
+        assert original.number is not None and original.number_year is not None
+        assert original.issued_at is not None
+        recomputed = issued_copy(draft, original.number, original.number_year, original.issued_at)
         check.recomputed_hash = content_hash(recomputed)
         if check.recomputed_hash != check.stored_hash:
             check.problems.append("recomputed from the history it differs from what was issued")

@@ -4,21 +4,7 @@ Pure (no database, no clock): the same options give the same plan, so the same s
 gives the same activity, the same staircase and the same issued totals. run.py carries
 the plan out through the service's use cases in chronological order.
 
-What is simulated, and the shares used (assumptions for a plausible demo, not statistics):
-
-- courses: `courses_per_year` (the agreement's estimate, §3.1: about 5,700 a year) × scale,
-  spread over the days of the simulated months (a little more in winter, fewer starts at
-  weekends) and over the 29 municipalities by population (populations.py);
-- type mix antibiotics 60 %, fluids 25 %, pump 15 %; course lengths mostly within the
-  included days (antibiotics and pump 6, fluids 3) with a tail of long courses;
-- 1-4 visits a day at the referral's administration times (07-23) with a little jitter,
-  half of the courses at home and half in a clinic (§3.1);
-- about 3 % of referrals rejected by the municipality with a reason, a few parenteral-
-  nutrition referrals (rejected by the municipalities' default policy), about 2 % of
-  courses with a deviating visit (65 minutes, or at 23:20), 3 % registered late (1-3
-  months after they ended), 2 % with a corrected end date after the month was issued,
-  1 % cancelled (never started, or registered in error);
-- each month issued a few days after it ends.
+The assumptions (shares, distributions, names) are in assumptions.py.
 """
 
 from __future__ import annotations
@@ -31,81 +17,53 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 from service.domain.settlement import Period
+from service.domain.visits import OUTSIDE_HOURS, OVER_60_MINUTES
+from service.domain.vocabulary import (
+    SETTINGS,
+    Deviation,
+    EndReason,
+    RejectionReason,
+    Setting,
+    TreatmentType,
+)
 from service.kit.clock import LOCAL_TZ
 from service.reference.loader import DATA_DIR
+from service.simulation.assumptions import (
+    ADMINISTRATION_TIMES,
+    CANCEL_REASONS,
+    CANCEL_SHARE,
+    CORRECTION_SHARE,
+    DEPARTMENTS,
+    DEVIATION_SHARE,
+    DOSE_NOT_GIVEN_SHARE,
+    END_REASON_SHARES,
+    IV_ACCESS,
+    LATE_SHARE,
+    PARENTERAL_NUTRITION_SHARE,
+    RECURRING_PATIENT_SHARE,
+    REJECTED_SHARE,
+    REJECTION_NOTES,
+    REJECTION_SHARES,
+    SIMULATED_DEVIATIONS,
+    TYPE_MIX,
+    course_length,
+    minutes_per_administration,
+    visits_per_day,
+)
 from service.simulation.populations import POPULATION_2024, REFERRING_HOSPITALS
 
-TreatmentType = Literal["antibiotics", "fluids", "pump"]
-Setting = Literal["home", "clinic"]
-EndReason = Literal["completed", "readmitted", "switched_to_oral", "deceased", "other"]
-RejectionReason = Literal["capacity", "competence", "home_unsuitable", "patient_declined", "other"]
-Deviation = Literal["late_visit", "long_visit"]
 T = TypeVar("T")
-
-TYPE_MIX: dict[TreatmentType, int] = {"antibiotics": 60, "fluids": 25, "pump": 15}
-END_REASONS: dict[EndReason, int] = {
-    "completed": 82,
-    "switched_to_oral": 9,
-    "readmitted": 6,
-    "deceased": 1,
-    "other": 2,
-}
-REJECTION_REASONS: dict[RejectionReason, int] = {
-    "capacity": 30,
-    "competence": 15,
-    "home_unsuitable": 20,
-    "patient_declined": 25,
-    "other": 10,
-}
-IV_ACCESS = {"PICC": 50, "Midline": 30, "PVK": 20}
-SETTINGS: tuple[Setting, ...] = ("home", "clinic")
-DEVIATIONS: tuple[Deviation, ...] = ("late_visit", "long_visit")
-REJECTED_SHARE = 0.03
-PARENTERAL_NUTRITION_SHARE = 0.004
-LATE_SHARE = 0.03
-CORRECTION_SHARE = 0.02
-CANCEL_SHARE = 0.01
-DEVIATION_SHARE = 0.02
-DOSE_NOT_GIVEN_SHARE = 0.01
-RECURRING_PATIENT_SHARE = 0.2
-
-DEPARTMENTS: dict[TreatmentType, tuple[str, ...]] = {
-    "antibiotics": (
-        "Infektionsmedicinsk afd.",
-        "Lungemedicinsk afd.",
-        "Medicinsk afd.",
-        "Ortopædkirurgisk afd.",
-    ),
-    "fluids": ("Geriatrisk afd.", "Medicinsk afd.", "Mave- og tarmkirurgisk afd."),
-    "pump": ("Onkologisk afd.", "Hæmatologisk afd.", "Infektionsmedicinsk afd."),
-}
-ADMINISTRATION_TIMES: dict[int, tuple[tuple[str, ...], ...]] = {
-    1: (("08:00",), ("09:00",), ("10:00",), ("12:00",), ("16:00",)),
-    2: (("08:00", "20:00"), ("09:00", "21:00"), ("08:00", "16:00")),
-    3: (("07:00", "15:00", "22:00"), ("08:00", "14:00", "21:00")),
-    4: (("07:00", "12:00", "17:00", "22:00"), ("07:30", "12:30", "17:30", "22:30")),
-}
-REJECTION_NOTES: dict[RejectionReason, tuple[str, ...]] = {
-    "capacity": ("Ingen ledig sygeplejekapacitet i perioden", "Klinikken er fuldt booket"),
-    "competence": ("Pumpetypen kræver oplæring, som ikke er gennemført",),
-    "home_unsuitable": ("Hjemmet egner sig ikke til steril tilberedning",),
-    "patient_declined": ("Borgeren ønsker behandlingen på hospitalet",),
-    "other": ("Henvisningen var ufuldstændig; hospitalet er kontaktet",),
-}
-CANCEL_REASONS = (
-    "Behandlingen blev aldrig påbegyndt: borgeren blev genindlagt før første besøg",
-    "Registreret ved en fejl: borgeren blev behandlet af hospitalets udgående team",
-)
-
 
 DEFAULT_START = Period(2024, 1)
 
 
 @dataclass(frozen=True, slots=True)
 class SimulationOptions:
+    """What to simulate: which months, how many courses a year, the seed."""
+
     start: Period = DEFAULT_START
     months: int = 12
     courses_per_year: int = 5700
@@ -121,6 +79,7 @@ class SimulationOptions:
 
     @property
     def periods(self) -> list[Period]:
+        """The simulated months, in order."""
         periods = [self.start]
         while len(periods) < self.months:
             periods.append(periods[-1].next())
@@ -134,6 +93,8 @@ class SimulationOptions:
 
 @dataclass(frozen=True, slots=True)
 class PlannedVisit:
+    """A visit as the nurse will register it."""
+
     id: uuid.UUID
     started_at: datetime  # Europe/Copenhagen
     duration_minutes: int
@@ -161,11 +122,14 @@ class CoursePlan:
     visit_seed: int
 
     def end_date(self, start: date) -> date:
+        """The last treatment day of a course that starts on `start`."""
         return start + timedelta(days=self.actual_days - 1)
 
 
 @dataclass(frozen=True, slots=True)
 class RejectionPlan:
+    """When and why the municipality rejects a referral."""
+
     at: datetime
     reason: RejectionReason
     note: str
@@ -173,6 +137,8 @@ class RejectionPlan:
 
 @dataclass(frozen=True, slots=True)
 class ReferralPlan:
+    """A referral as the hospital sends it, and what then happens to it."""
+
     index: int
     external_ref: str
     hospital_code: str
@@ -204,6 +170,8 @@ class ReferralPlan:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
+    """The whole simulation as data (see `make_plan`)."""
+
     options: SimulationOptions
     referrals: list[ReferralPlan]
     issues: list[tuple[Period, datetime]]
@@ -244,40 +212,8 @@ def synthetic_cpr(rng: random.Random, on: date, used: set[str]) -> str:
             return cpr
 
 
-def _length(rng: random.Random, treatment: TreatmentType) -> int:
-    """Course length in days: mostly within the included days, a tail of long courses."""
-    u = rng.random()
-    if treatment == "antibiotics":
-        if u < 0.80:
-            return rng.choices((3, 4, 5, 6), weights=(15, 25, 25, 35))[0]
-        return rng.randint(7, 14) if u < 0.95 else rng.randint(15, 30)
-    if treatment == "fluids":
-        if u < 0.85:
-            return rng.choices((1, 2, 3), weights=(25, 40, 35))[0]
-        return rng.randint(4, 7) if u < 0.97 else rng.randint(8, 14)
-    if u < 0.80:
-        return rng.randint(2, 6)
-    return rng.randint(7, 14) if u < 0.95 else rng.randint(15, 28)
-
-
-def _visits_per_day(rng: random.Random, treatment: TreatmentType) -> int:
-    if treatment == "antibiotics":
-        return rng.choices((1, 2, 3, 4), weights=(20, 35, 30, 15))[0]
-    if treatment == "fluids":
-        return rng.choices((1, 2), weights=(65, 35))[0]
-    return rng.choices((1, 2), weights=(85, 15))[0]
-
-
-def _minutes(rng: random.Random, treatment: TreatmentType) -> int:
-    if treatment == "antibiotics":
-        return rng.choices((20, 30, 45), weights=(30, 50, 20))[0]
-    if treatment == "fluids":
-        return rng.choice((20, 30))
-    return rng.choice((15, 20, 30))
-
-
 def _actual_days(rng: random.Random, planned: int) -> tuple[EndReason, int]:
-    reason = _weighted(rng, END_REASONS)
+    reason = _weighted(rng, END_REASON_SHARES)
     if reason == "switched_to_oral":
         return reason, max(1, planned - rng.randint(1, 3))
     if reason in ("readmitted", "deceased"):
@@ -327,6 +263,7 @@ class _Patients:
         return all(end < b or e < begin for b, e in self.busy[(cpr, treatment)])
 
     def choose(self, municipality: str, treatment: str, begin: datetime, end: datetime) -> str:
+        """The CPR number of a patient free from `begin` to `end`: sometimes a returning one."""
         pool = self.by_municipality[municipality]
         if pool and self.rng.random() < RECURRING_PATIENT_SHARE:
             for _ in range(3):
@@ -372,15 +309,15 @@ def make_plan(options: SimulationOptions) -> Plan:
         )
         municipality = _weighted(rng, POPULATION_2024)
         hospital = _weighted(rng, REFERRING_HOSPITALS[clusters[municipality]])
-        planned = _length(rng, treatment)
-        per_day = _visits_per_day(rng, treatment)
+        planned = course_length(rng, treatment)
+        per_day = visits_per_day(rng, treatment)
         referred_at = _at(start - timedelta(days=1), 8, rng.randint(0, 8 * 60 - 1))
         referred_at += timedelta(seconds=rng.randint(0, 59))
         decided_at = _unique(referred_at + timedelta(minutes=rng.randint(20, 240)), taken)
         rejection = None
         course = None
         if outcome == "rejected":
-            reason = _weighted(rng, REJECTION_REASONS)
+            reason = _weighted(rng, REJECTION_SHARES)
             rejection = RejectionPlan(decided_at, reason, rng.choice(REJECTION_NOTES[reason]))
         elif outcome == "course":
             course = _course(rng, start, planned, decided_at, horizon, issued_at, taken)
@@ -398,7 +335,7 @@ def make_plan(options: SimulationOptions) -> Plan:
                 administration_times=tuple(
                     time.fromisoformat(t) for t in rng.choice(ADMINISTRATION_TIMES[per_day])
                 ),
-                minutes_per_administration=_minutes(rng, treatment),
+                minutes_per_administration=minutes_per_administration(rng, treatment),
                 iv_access=_weighted(rng, IV_ACCESS),
                 parenteral_nutrition=outcome == "parenteral_nutrition",
                 referred_at=referred_at,
@@ -455,7 +392,7 @@ def _course(
     else:  # or the next morning
         completed_at = _at(end + timedelta(days=1), 7, 30 + rng.randint(0, 120))
     setting = rng.choice(SETTINGS)
-    deviation = rng.choice(DEVIATIONS) if rng.random() < DEVIATION_SHARE else None
+    deviation = rng.choice(SIMULATED_DEVIATIONS) if rng.random() < DEVIATION_SHARE else None
     visit_seed = rng.getrandbits(64)
     u = rng.random()
     late_at = _at(end + timedelta(days=rng.randint(30, 90)), 9, rng.randint(0, 360))
@@ -523,9 +460,9 @@ def planned_visits(referral: ReferralPlan) -> list[PlannedVisit]:
             administered = rng.random() >= DOSE_NOT_GIVEN_SHARE
             visit_id = uuid.UUID(int=rng.getrandbits(128), version=4)
             if n == deviation_day and k == last:
-                if course.deviation == "late_visit":
+                if course.deviation == OUTSIDE_HOURS:
                     minutes = 23 * 60 + 20
-                elif course.deviation == "long_visit":
+                elif course.deviation == OVER_60_MINUTES:
                     duration = 65
             visits.append(PlannedVisit(visit_id, _local(day, minutes), duration, administered))
     return visits

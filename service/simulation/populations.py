@@ -40,8 +40,9 @@ POPULATION_2024: dict[str, int] = {
     "400": 39_000,  # Bornholm
 }
 
-# Where a municipality's citizens are usually referred from (the hospital's catchment
-# area, approximately); Rigshospitalet takes a share from everywhere (highly specialised).
+# Where a municipality's citizens are usually referred from, by the municipality's cluster
+# (reference/data/municipalities.json): the hospital's catchment area, approximately;
+# Rigshospitalet takes a share from everywhere (highly specialised).
 REFERRING_HOSPITALS: dict[str, dict[str, int]] = {
     "Byen": {"BFH": 45, "AHH": 25, "RH": 25, "HGH": 5},
     "Midt": {"HGH": 65, "RH": 20, "BFH": 10, "NOH": 5},
@@ -49,14 +50,3 @@ REFERRING_HOSPITALS: dict[str, dict[str, int]] = {
     "Nord": {"NOH": 75, "RH": 15, "HGH": 10},
     "Bornholm": {"BOH": 85, "RH": 15},
 }
-
-CLUSTER: dict[str, str] = {
-    "101": "Byen", "147": "Byen",
-    "151": "Midt", "157": "Midt", "159": "Midt", "163": "Midt", "173": "Midt",
-    "190": "Midt", "230": "Midt", "240": "Midt",
-    "153": "Syd", "155": "Syd", "161": "Syd", "165": "Syd", "167": "Syd", "169": "Syd",
-    "175": "Syd", "183": "Syd", "185": "Syd", "187": "Syd",
-    "201": "Nord", "210": "Nord", "217": "Nord", "219": "Nord", "223": "Nord",
-    "250": "Nord", "260": "Nord", "270": "Nord",
-    "400": "Bornholm",
-}  # fmt: skip

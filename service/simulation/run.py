@@ -6,8 +6,9 @@ chronological order of the plan, with the service's clock pinned to each event's
 so created/recorded times, "no visit in the future", "no end date in the future" and
 "only an ended period is issued" hold as they would in production.
 
-One session (one transaction) per simulated day keeps memory bounded; each use case runs
-in a savepoint, so a refusal rolls back that use case alone, as a failed request would.
+One transaction per simulated day, and the session emptied after each, keeps memory
+bounded; each use case runs in a savepoint, so a refusal rolls back that use case alone,
+as a failed request would.
 Visits are synced once a day per municipality (23:30), in batches of at most 1,000.
 """
 
@@ -19,27 +20,30 @@ import time as timer
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.access.auth import Principal, Role, key_digest, new_api_key
+from service.access.auth import Principal, Role
+from service.access.clients import add_client, principal_of
 from service.access.vault import CprVault, load_vault
 from service.course import service as courses
 from service.course.schemas import CancelIn, CompleteIn, CorrectionIn
 from service.deps import Ctx
 from service.domain.money import format_kr, parse_kr
-from service.errors import Conflict, ServiceError
+from service.domain.tariff import DomainError
+from service.errors import Conflict, ServiceError, as_service_error
 from service.kit.clock import LOCAL_TZ, Clock
-from service.kit.db import create_engine, create_sessionmaker
+from service.kit.db import standalone_session
+from service.kit.rows import from_row
 from service.kit.settings import Settings
-from service.models import ApiClient, Course, Hospital, Municipality, SettlementIssue
+from service.models import Course, Hospital, Municipality, SettlementIssue
 from service.referral import service as referrals
 from service.referral.schemas import AcceptIn, ReferralIn, RejectIn
-from service.settlement import service as settlement
+from service.settlement.issue import issue_period
 from service.simulation.plan import (
     Plan,
     ReferralPlan,
@@ -48,6 +52,7 @@ from service.simulation.plan import (
     planned_visits,
     synthetic_cpr,
 )
+from service.simulation.summary import SimulationSummary
 from service.tariff.repository import version_valid_on
 from service.visit import service as visits
 from service.visit.schemas import MAX_BATCH, BatchVisitIn
@@ -65,51 +70,9 @@ class SimulationRefused(Exception):
     """The simulation cannot run on this database or at this time (nothing was written)."""
 
 
-@dataclass
-class SimulationSummary:
-    """What the simulation did; all but `elapsed_seconds` is the same for the same seed."""
-
-    referrals: int = 0
-    rejected: int = 0
-    auto_rejected: int = 0
-    courses: int = 0
-    completed: int = 0
-    late_registrations: int = 0
-    corrections: int = 0
-    cancellations: int = 0
-    active_at_end: int = 0
-    visits: int = 0
-    deviating_visits: int = 0
-    patients_substituted: int = 0
-    issued: dict[str, dict[str, int]] = field(default_factory=dict)
-    """Period → kommunekode → statement total (øre)."""
-    errors: list[str] = field(default_factory=list)
-    elapsed_seconds: float = 0.0
-
-    @property
-    def months_issued(self) -> int:
-        return len(self.issued)
-
-    @property
-    def issued_total_ore(self) -> int:
-        return sum(sum(totals.values()) for totals in self.issued.values())
-
-    def comparable(self) -> dict[str, object]:
-        """Everything but the elapsed time: what a run with the same seed reproduces."""
-        return {k: v for k, v in self.__dict__.items() if k != "elapsed_seconds"}
-
-    def lines(self) -> list[str]:
-        return [
-            f"referrals: {self.referrals} ({self.rejected} rejected by the municipality, "
-            f"{self.auto_rejected} parenteral nutrition rejected by policy)",
-            f"courses: {self.courses} ({self.completed} completed, {self.active_at_end} still "
-            f"active, {self.late_registrations} registered late, {self.corrections} end dates "
-            f"corrected, {self.cancellations} cancelled)",
-            f"visits: {self.visits} ({self.deviating_visits} flagged as deviations)",
-            f"months issued: {self.months_issued}, total {format_kr(self.issued_total_ore)} kr.",
-            f"errors: {len(self.errors)}",
-            f"elapsed: {self.elapsed_seconds:.1f} s",
-        ]
+def _refusal(exc: ServiceError | DomainError) -> ServiceError:
+    """A use case's refusal as the problem the API would answer."""
+    return as_service_error(exc) if isinstance(exc, DomainError) else exc
 
 
 @dataclass(frozen=True, order=True)
@@ -131,21 +94,18 @@ async def simulate(
     settings: Settings, options: SimulationOptions, progress: Progress | None = None
 ) -> SimulationSummary:
     """Run a simulation on the database of `settings` (migrated, reference data loaded)."""
-    engine = create_engine(settings)
-    try:
+    async with standalone_session(settings) as session:
         return await run_simulation(
-            create_sessionmaker(engine),
+            session,
             load_vault(settings),
             options,
             now=Clock(settings.now).now(),
             progress=progress,
         )
-    finally:
-        await engine.dispose()
 
 
 async def run_simulation(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
     vault: CprVault,
     options: SimulationOptions,
     *,
@@ -160,7 +120,7 @@ async def run_simulation(
             f"the simulated months must have ended and been issued by now ({now:%Y-%m-%d}); "
             f"the last one is issued {plan.horizon:%Y-%m-%d}"
         )
-    runner = _Runner(plan, sessionmaker, vault, progress, started)
+    runner = _Runner(plan, session, vault, progress, started)
     await runner.prepare()
     await runner.play()
     runner.summary.elapsed_seconds = timer.perf_counter() - started
@@ -171,13 +131,13 @@ class _Runner:
     def __init__(
         self,
         plan: Plan,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        session: AsyncSession,
         vault: CprVault,
         progress: Progress | None,
         started: float,
     ) -> None:
         self.plan = plan
-        self.sessionmaker = sessionmaker
+        self.session = session
         self.vault = vault
         self.progress = progress
         self.started = started
@@ -196,60 +156,44 @@ class _Runner:
     async def prepare(self) -> None:
         """Refuse a database that already holds activity; create the simulated clients."""
         first = self.plan.options.start.first_day
-        async with self.sessionmaker() as session:
-            if await session.scalar(select(func.count()).select_from(Course)):
-                raise SimulationRefused(
-                    "the database already holds courses: simulate into a fresh one"
-                )
-            if await session.scalar(select(func.count()).select_from(SettlementIssue)):
-                raise SimulationRefused(
-                    "the database already holds issued periods: use a fresh one"
-                )
-            if await version_valid_on(session, first) is None:
-                raise SimulationRefused(f"no tariff version covers {first}: start later")
-            created_at = (
-                min(r.referred_at for r in self.plan.referrals)
-                if self.plan.referrals
-                else self.plan.horizon
+        session = self.session
+        if await session.scalar(select(func.count()).select_from(Course)):
+            raise SimulationRefused("the database already holds courses: simulate into a fresh one")
+        if await session.scalar(select(func.count()).select_from(SettlementIssue)):
+            raise SimulationRefused("the database already holds issued periods: use a fresh one")
+        if await version_valid_on(session, first) is None:
+            raise SimulationRefused(f"no tariff version covers {first}: start later")
+        created_at = (
+            min(r.referred_at for r in self.plan.referrals)
+            if self.plan.referrals
+            else self.plan.horizon
+        )
+        hospitals = {
+            h.code: await self._client(f"Simulering: {h.code} EPJ", "hospital", h.code, created_at)
+            for h in (await session.scalars(select(Hospital).order_by(Hospital.code))).all()
+        }
+        municipalities = {
+            m.code: await self._client(
+                f"Simulering: {m.name} omsorg", "municipality", m.code, created_at
             )
-            hospitals = {
-                h.code: self._client(
-                    session, f"Simulering: {h.code} EPJ", "hospital", h.code, created_at
-                )
-                for h in (await session.scalars(select(Hospital).order_by(Hospital.code))).all()
-            }
-            municipalities = {
-                m.code: self._client(
-                    session, f"Simulering: {m.name} omsorg", "municipality", m.code, created_at
-                )
-                for m in (
-                    await session.scalars(select(Municipality).order_by(Municipality.code))
-                ).all()
-            }
-            region = self._client(
-                session, "Simulering: Regionens økonomi", "region", None, created_at
-            )
-            await session.commit()
+            for m in (await session.scalars(select(Municipality).order_by(Municipality.code))).all()
+        }
+        region = await self._client("Simulering: Regionens økonomi", "region", None, created_at)
+        await self._end_of_day()
         self.clients = _Clients(hospitals, municipalities, region)
 
-    @staticmethod
-    def _client(
-        session: AsyncSession, name: str, role: Role, org: str | None, created_at: datetime
+    async def _client(
+        self, name: str, role: Role, org: str | None, created_at: datetime
     ) -> Principal:
-        key = new_api_key()  # never shown: the simulated clients act inside this process
-        client_id = uuid.uuid4()
-        session.add(
-            ApiClient(
-                id=client_id,
-                name=name,
-                role=role,
-                org_code=org,
-                key_sha256=key_digest(key),
-                key_prefix=key[:12],
-                created_at=created_at,
-            )
-        )
-        return Principal(client_id, name, role, org)
+        # Its key is never shown: the simulated clients act inside this process. The
+        # organisations were just read from the reference data.
+        new = await add_client(self.session, name, role, org, created_at, check_org=False)
+        return principal_of(new.client)
+
+    async def _end_of_day(self) -> None:
+        """Commit, and start the next day with an empty session (bounded memory)."""
+        await self.session.commit()
+        self.session.expunge_all()
 
     # --- the timeline ----------------------------------------------------------------------
 
@@ -297,15 +241,15 @@ class _Runner:
         self.summary.active_at_end = len(self.course_ids) - len(self.closed)
 
     async def _play_day(self, events: list[_Event]) -> None:
-        async with self.sessionmaker() as session:
-            for event in events:
-                self.clock.pinned = event.at
-                if event.kind == ISSUE:
-                    await session.commit()  # the issue sees the day's work so far
-                    await self._issue(session, event.index)
-                else:
-                    await self._handle(session, event)
-            await session.commit()
+        session = self.session
+        for event in events:
+            self.clock.pinned = event.at
+            if event.kind == ISSUE:
+                await session.commit()  # the issue sees the day's work so far
+                await self._issue(session, event.index)
+            else:
+                await self._handle(session, event)
+        await self._end_of_day()
 
     async def _handle(self, session: AsyncSession, event: _Event) -> None:
         if event.kind == SYNC:
@@ -343,26 +287,32 @@ class _Runner:
         try:
             async with session.begin_nested():
                 return await work()
-        except ServiceError as exc:
-            self.summary.errors.append(f"{what}: {exc.code}: {exc.detail}")
+        except (ServiceError, DomainError) as exc:
+            refusal = _refusal(exc)
+            self.summary.errors.append(f"{what}: {refusal.code}: {refusal.detail}")
             return None
 
+    async def _as_municipality(
+        self,
+        session: AsyncSession,
+        r: ReferralPlan,
+        verb: str,
+        work: Callable[[Ctx], Awaitable[T]],
+    ) -> T | None:
+        """The referral's municipality runs one use case, as `_attempt` does."""
+        ctx = self._municipality(session, r)
+        return await self._attempt(session, f"{verb} {r.external_ref}", lambda: work(ctx))
+
     def _referral_in(self, r: ReferralPlan, cpr: str) -> ReferralIn:
-        return ReferralIn(
-            external_ref=r.external_ref,
-            hospital_code=r.hospital_code,
-            department=r.department,
+        """The hospital's referral of the plan; the rest of its fields are the plan's own."""
+        return from_row(
+            ReferralIn,
+            r,
             patient_cpr=cpr,
-            municipality_code=r.municipality_code,
-            treatment_type=r.treatment_type,
             expected_start_date=r.start_date,
-            planned_days=r.planned_days,
             visits_per_day=len(r.administration_times),
             administration_times=list(r.administration_times),
-            minutes_per_administration=r.minutes_per_administration,
             first_dose_given_in_hospital=True,
-            iv_access=r.iv_access,
-            parenteral_nutrition=r.parenteral_nutrition,
             must_not_be_left_alone=False,
             physician_contact=f"Vagthavende læge, {r.hospital_code}",
         )
@@ -375,17 +325,20 @@ class _Runner:
             try:
                 async with session.begin_nested():
                     out, _ = await referrals.create_referral(ctx, self._referral_in(r, cpr))
-            except Conflict as exc:
-                if exc.code != "active_course_exists":
+            except (ServiceError, DomainError) as exc:
+                refusal = _refusal(exc)
+                if isinstance(refusal, Conflict) and refusal.code == "active_course_exists":
+                    # The plan keeps a patient's courses apart; on a database that still
+                    # finds one active, the hospital refers another (made-up) patient.
+                    rng = random.Random(f"{self.plan.options.seed}:{r.index}:{attempt}")
+                    cpr = synthetic_cpr(rng, r.start_date, set())
+                    self.summary.patients_substituted += 1
+                    continue
+                if isinstance(refusal, Conflict):
                     raise
-                # The plan keeps a patient's courses apart; on a database that still finds
-                # one active, the hospital refers another (made-up) patient instead.
-                rng = random.Random(f"{self.plan.options.seed}:{r.index}:{attempt}")
-                cpr = synthetic_cpr(rng, r.start_date, set())
-                self.summary.patients_substituted += 1
-                continue
-            except ServiceError as exc:
-                self.summary.errors.append(f"referral {r.external_ref}: {exc.code}: {exc.detail}")
+                self.summary.errors.append(
+                    f"referral {r.external_ref}: {refusal.code}: {refusal.detail}"
+                )
                 return
             self.referral_ids[r.index] = out.id
             self.summary.referrals += 1
@@ -399,11 +352,8 @@ class _Runner:
         if referral_id is None or r.rejection is None:
             return
         body = RejectIn(reason=r.rejection.reason, note=r.rejection.note)
-        ctx = self._municipality(session, r)
-        if await self._attempt(
-            session,
-            f"reject {r.external_ref}",
-            lambda: referrals.reject_referral(ctx, referral_id, body),
+        if await self._as_municipality(
+            session, r, "reject", lambda ctx: referrals.reject_referral(ctx, referral_id, body)
         ):
             self.summary.rejected += 1
 
@@ -412,11 +362,8 @@ class _Runner:
         if referral_id is None or r.course is None:
             return False
         body = AcceptIn(start_date=r.start_date, setting=r.course.setting)
-        ctx = self._municipality(session, r)
-        accepted = await self._attempt(
-            session,
-            f"accept {r.external_ref}",
-            lambda: referrals.accept_referral(ctx, referral_id, body),
+        accepted = await self._as_municipality(
+            session, r, "accept", lambda ctx: referrals.accept_referral(ctx, referral_id, body)
         )
         if accepted is None:
             return False
@@ -483,11 +430,8 @@ class _Runner:
         if course_id is None or r.course is None or r.index in self.closed:
             return
         body = CompleteIn(end_date=r.course.end_date(r.start_date), reason=r.course.end_reason)
-        ctx = self._municipality(session, r)
-        if await self._attempt(
-            session,
-            f"complete {r.external_ref}",
-            lambda: courses.complete_course(ctx, course_id, body),
+        if await self._as_municipality(
+            session, r, "complete", lambda ctx: courses.complete_course(ctx, course_id, body)
         ):
             self.summary.completed += 1
             self.closed.add(r.index)
@@ -497,9 +441,8 @@ class _Runner:
         if course_id is None or r.course is None or r.course.cancel_reason is None:
             return
         body = CancelIn(reason=r.course.cancel_reason)
-        ctx = self._municipality(session, r)
-        if await self._attempt(
-            session, f"cancel {r.external_ref}", lambda: courses.cancel_course(ctx, course_id, body)
+        if await self._as_municipality(
+            session, r, "cancel", lambda ctx: courses.cancel_course(ctx, course_id, body)
         ):
             self.summary.cancellations += 1
             if r.index in self.closed:
@@ -511,11 +454,8 @@ class _Runner:
         if course_id is None or r.course is None or r.course.corrected_end_date is None:
             return
         body = CorrectionIn(end_date=r.course.corrected_end_date, reason=CORRECTION_REASON)
-        ctx = self._municipality(session, r)
-        if await self._attempt(
-            session,
-            f"correct {r.external_ref}",
-            lambda: courses.correct_course(ctx, course_id, body),
+        if await self._as_municipality(
+            session, r, "correct", lambda ctx: courses.correct_course(ctx, course_id, body)
         ):
             self.summary.corrections += 1
 
@@ -523,9 +463,7 @@ class _Runner:
         assert self.clients is not None
         period, _ = self.plan.issues[index]
         ctx = self._ctx(session, self.clients.region)
-        issued = await self._attempt(
-            session, f"issue {period}", lambda: settlement.issue_period(ctx, str(period))
-        )
+        issued = await self._attempt(session, f"issue {period}", lambda: issue_period(ctx, period))
         await session.commit()
         if issued is None:
             return

@@ -1,5 +1,10 @@
 """The tariff agreement file (contracts/tariffs/*.json) and the price index, as the API
-sees them."""
+sees them.
+
+An agreement file has one set of rules, the domain's (`tariff_from_document`): the fields
+here declare its bounds to the contract, with the domain's constants, and then the whole
+document goes through that parser, so the API and the domain can never disagree.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +12,30 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from service.domain.money import InvalidAmount, parse_kr
-from service.domain.scope import TREATMENT_TYPES
+from service.domain.tariff import (
+    AMOUNT_PATTERN,
+    CVR_PATTERN,
+    FIRST_PRICE_LEVEL_YEAR,
+    GLN_PATTERN,
+    LAST_PRICE_LEVEL_YEAR,
+    MAX_INCLUDED_DAYS,
+    MAX_NAME_LENGTH,
+    MAX_THRESHOLD,
+    TIER_COUNT,
+    tariff_from_document,
+)
 
-Amount = Annotated[str, Field(pattern=r"^\d{1,9}(\.\d{1,2})?$", examples=["6915.00"])]
-# Courses per year and region; stored as 32-bit integers (a larger one was a 500).
-MAX_THRESHOLD = 1_000_000
+Amount = Annotated[str, Field(pattern=AMOUNT_PATTERN, examples=["6915.00"])]
 
 
 class Payer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
-    cvr: str = Field(pattern=r"^\d{8}$")
-    gln: str = Field(pattern=r"^\d{13}$")
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+    cvr: str = Field(pattern=CVR_PATTERN)
+    gln: str = Field(pattern=GLN_PATTERN)
 
 
 class TierRates(BaseModel):
@@ -31,21 +44,12 @@ class TierRates(BaseModel):
     course_fee: Amount
     day_fee: Amount
 
-    @field_validator("course_fee", "day_fee")
-    @classmethod
-    def _amount(cls, value: str) -> str:
-        try:
-            parse_kr(value)
-        except InvalidAmount as exc:
-            raise ValueError(str(exc)) from None
-        return value
-
 
 class TreatmentRates(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    included_days: int = Field(ge=1, le=365)
-    tiers: list[TierRates] = Field(min_length=3, max_length=3)
+    included_days: int = Field(ge=1, le=MAX_INCLUDED_DAYS)
+    tiers: list[TierRates] = Field(min_length=TIER_COUNT, max_length=TIER_COUNT)
 
 
 class TariffDocument(BaseModel):
@@ -53,13 +57,13 @@ class TariffDocument(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
     valid_from: date
-    price_level_year: int = Field(ge=2000, le=2100)
+    price_level_year: int = Field(ge=FIRST_PRICE_LEVEL_YEAR, le=LAST_PRICE_LEVEL_YEAR)
     indexed: bool
     payer: Payer
     tier_thresholds: list[Annotated[int, Field(ge=1, le=MAX_THRESHOLD)]] = Field(
-        min_length=2, max_length=2
+        min_length=TIER_COUNT - 1, max_length=TIER_COUNT - 1
     )
     treatments: dict[str, TreatmentRates]
     sources: dict[str, str] | None = Field(
@@ -67,12 +71,11 @@ class TariffDocument(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _consistent(self) -> TariffDocument:
-        a, b = self.tier_thresholds
-        if not 0 < a < b:
-            raise ValueError("tier_thresholds must be two increasing positive counts [a, b]")
-        if sorted(self.treatments) != sorted(TREATMENT_TYPES):
-            raise ValueError("treatments must hold exactly antibiotics, fluids and pump")
+    def _agreement_rules(self) -> TariffDocument:
+        # What the fields cannot say (increasing thresholds, exactly the treatment types)
+        # the domain's parser says; a TariffDocumentError is a ValueError, so a 422.
+        fields = set(TariffDocument.model_fields)  # not those a subclass adds (TariffOut)
+        tariff_from_document(0, self.model_dump(mode="json", include=fields))
         return self
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.access import audit
 from service.deps import Ctx
 from service.errors import Conflict, NotFound
+from service.kit.rows import from_row
 from service.models import PriceIndex, TariffVersion
 from service.tariff import repository
 from service.tariff.schemas import PriceIndexOut, TariffDocument, TariffOut
@@ -25,7 +26,7 @@ def canonical_document(doc: TariffDocument) -> tuple[dict[str, Any], str]:
 
 
 async def add_version(
-    session: AsyncSession, doc: TariffDocument, source: str, now: Any
+    session: AsyncSession, doc: TariffDocument, source: str, now: datetime
 ) -> tuple[TariffVersion, bool]:
     """Add a version to the timeline. The same document again is a no-op; another document
     for an existing valid_from is refused: a loaded version never changes."""
@@ -44,16 +45,17 @@ async def add_version(
 
 
 async def create_tariff(ctx: Ctx, doc: TariffDocument) -> tuple[TariffOut, bool]:
+    """Add a version by the API (admin); returns (version, created). The reference snapshot
+    of this process is reloaded: the first tariff day may have moved."""
     version, created = await add_version(ctx.session, doc, f"api:{ctx.principal.name}", ctx.now)
     if created:
         ctx.reference.invalidate()
-        await audit.record(
-            ctx.session, ctx.principal, ctx.now, "tariff.create", "tariff", str(version.id)
-        )
+        await ctx.audit("tariff.create", "tariff", str(version.id))
     return tariff_out(version), created
 
 
 def tariff_out(version: TariffVersion) -> TariffOut:
+    """The version as loaded: its document, and where and when it came from."""
     return TariffOut.model_validate(
         version.document
         | {
@@ -66,10 +68,12 @@ def tariff_out(version: TariffVersion) -> TariffOut:
 
 
 async def list_tariffs(ctx: Ctx) -> list[TariffOut]:
+    """The timeline, by valid_from."""
     return [tariff_out(v) for v in await repository.list_versions(ctx.session)]
 
 
 async def get_tariff(ctx: Ctx, tariff_id: int) -> TariffOut:
+    """One version, or 404."""
     version = await repository.get_version(ctx.session, tariff_id)
     if version is None:
         raise NotFound("tariff_not_found", "no tariff version with this id")
@@ -77,29 +81,27 @@ async def get_tariff(ctx: Ctx, tariff_id: int) -> TariffOut:
 
 
 def index_text(index_e4: int) -> str:
+    """The index as stored (in 1/10,000) as a decimal without trailing zeros: 105.2."""
     return f"{(Decimal(index_e4) / Decimal(10_000)).normalize():f}"
 
 
 def price_index_out(row: PriceIndex) -> PriceIndexOut:
-    return PriceIndexOut(year=row.year, index=index_text(row.index_e4), updated_at=row.updated_at)
+    """A year's index as clients read it."""
+    return from_row(PriceIndexOut, row, index=index_text(row.index_e4))
 
 
 async def set_price_index(ctx: Ctx, year: int, index: Decimal) -> PriceIndexOut:
+    """Finance sets (or corrects) a year's price index; audited with the new value."""
     index_e4 = int(index * 10_000)
     row = await repository.upsert_price_index(
         ctx.session, year, index_e4, ctx.now, str(ctx.principal.client_id)
     )
-    await audit.record(
-        ctx.session,
-        ctx.principal,
-        ctx.now,
-        "price_index.set",
-        "price_index",
-        str(year),
-        detail={"index": index_text(index_e4)},
+    await ctx.audit(
+        "price_index.set", "price_index", str(year), detail={"index": index_text(index_e4)}
     )
     return price_index_out(row)
 
 
 async def list_price_index(ctx: Ctx) -> list[PriceIndexOut]:
+    """Every year's index, by year."""
     return [price_index_out(r) for r in await repository.list_price_indices(ctx.session)]

@@ -8,14 +8,36 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response, status
 
 from service.deps import Ctx, require
-from service.errors import Conflict, Invalid, NotFound, ServiceError
 from service.kit.openapi_responses import conflict
 from service.visit import service
-from service.visit.schemas import BatchVisitIn, VisitBatchIn, VisitBatchOut, VisitIn, VisitOut
+from service.visit.schemas import (
+    BatchVisitIn,
+    ItemStatus,
+    VisitBatchIn,
+    VisitBatchOut,
+    VisitIn,
+    VisitOut,
+    VisitResult,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["visits"])
 
-_ERRORS: dict[int, type[ServiceError]] = {404: NotFound, 409: Conflict, 422: Invalid}
+# A stored visit answers as the single route does: created or, for a repeat, unchanged.
+_STORED: dict[ItemStatus, int] = {"created": 201, "unchanged": 200}
+
+
+def _result(outcome: service.VisitOutcome) -> VisitResult:
+    """An item of a batch answer: the status a single visit would have had, and its code."""
+    error = outcome.error
+    return VisitResult(
+        index=outcome.index,
+        id=outcome.id,
+        status=outcome.status,
+        http_status=error.status if error is not None else _STORED[outcome.status],
+        code=outcome.code,
+        detail=outcome.detail,
+        visit=outcome.visit,
+    )
 
 
 @router.post(
@@ -33,14 +55,14 @@ async def record_visit(
     response: Response,
     ctx: Annotated[Ctx, Depends(require("municipality"))],
 ) -> VisitOut:
-    (result,) = await service.record_visits(
+    (outcome,) = await service.record_visits(
         ctx, [BatchVisitIn(course_id=course_id, **body.model_dump())]
     )
-    if result.visit is None:
-        assert result.code is not None and result.detail is not None
-        raise _ERRORS[result.http_status](result.code, result.detail)
-    response.status_code = result.http_status
-    return result.visit
+    if outcome.error is not None:
+        raise outcome.error
+    assert outcome.visit is not None
+    response.status_code = _STORED[outcome.status]
+    return outcome.visit
 
 
 @router.post("/visits/batch", response_model=VisitBatchOut)
@@ -49,7 +71,7 @@ async def record_visit_batch(
 ) -> VisitBatchOut:
     """Up to 1,000 visits; a result per item, in order. Items are independent: a rejected
     item does not stop the others, and the whole batch can be re-sent safely."""
-    results = await service.record_visits(ctx, body.visits)
+    results = [_result(outcome) for outcome in await service.record_visits(ctx, body.visits)]
     return VisitBatchOut(
         results=results,
         created=sum(r.status == "created" for r in results),

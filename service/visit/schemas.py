@@ -8,10 +8,12 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from service.domain.vocabulary import Setting
 from service.kit.clock import LOCAL_TZ
-from service.referral.schemas import Setting
 
 MAX_BATCH = 1000
+ItemStatus = Literal["created", "unchanged", "rejected"]
+"""What became of one visit sent (created 201, unchanged 200, rejected: its problem's status)."""
 
 
 class VisitIn(BaseModel):
@@ -69,7 +71,7 @@ class VisitResult(BaseModel):
 
     index: int
     id: uuid.UUID
-    status: Literal["created", "unchanged", "rejected"]
+    status: ItemStatus
     http_status: int
     code: str | None = None
     detail: str | None = None

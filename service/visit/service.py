@@ -9,29 +9,44 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
-
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from datetime import date, datetime, timedelta
 
 from service.access import audit
-from service.course.repository import raise_revisions, visible_courses
+from service.course.repository import raise_revisions
 from service.course.service import visible_course
 from service.deps import Ctx
 from service.domain.visits import VisitFacts, visit_deviations
+from service.errors import Conflict, Invalid, NotFound, ServiceError
 from service.kit.clock import LOCAL_TZ
+from service.kit.rows import from_row
 from service.models import Course, Visit
-from service.visit.schemas import BatchVisitIn, VisitIn, VisitOut, VisitResult
+from service.visit import repository
+from service.visit.schemas import BatchVisitIn, ItemStatus, VisitIn, VisitOut
 
 # Clocks of tablets drift: a visit a few minutes "in the future" is accepted.
 CLOCK_SKEW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
-class _Rejection:
-    http_status: int
-    code: str
-    detail: str
+class VisitOutcome:
+    """What became of one visit sent, at its place in the batch."""
+
+    index: int
+    id: uuid.UUID
+    status: ItemStatus
+    error: ServiceError | None = None
+    """Why it was rejected: the problem a single visit answers, an item of a batch names."""
+    visit: VisitOut | None = None
+
+    @property
+    def code(self) -> str | None:
+        """The rejection's stable code."""
+        return self.error.code if self.error is not None else None
+
+    @property
+    def detail(self) -> str | None:
+        """The rejection's explanation."""
+        return self.error.detail if self.error is not None else None
 
 
 def _content(v: Visit | dict[str, object]) -> tuple[object, ...]:
@@ -45,31 +60,20 @@ def _content(v: Visit | dict[str, object]) -> tuple[object, ...]:
     )
 
 
-async def record_visits(ctx: Ctx, items: Sequence[BatchVisitIn]) -> list[VisitResult]:
-    course_ids = {item.course_id for item in items}
-    courses = {
-        c.id: c
-        for c in (
-            await ctx.session.scalars(
-                visible_courses(ctx.principal).where(Course.id.in_(course_ids))
-            )
-        ).all()
-    }
+async def record_visits(ctx: Ctx, items: Sequence[BatchVisitIn]) -> list[VisitOutcome]:
+    """Record the visits; an outcome per item, in order. Items are independent: a rejected
+    one does not stop the others (a single visit is a batch of one)."""
+    courses = await repository.visible_courses_by_id(
+        ctx.session, ctx.principal, {item.course_id for item in items}
+    )
     latest_allowed = ctx.now + CLOCK_SKEW
-    results: list[VisitResult | None] = [None] * len(items)
+    results: list[VisitOutcome | None] = [None] * len(items)
     rows: dict[uuid.UUID, dict[str, object]] = {}
     first_index: dict[uuid.UUID, int] = {}
     for index, item in enumerate(items):
-        rejection = _check(item, courses.get(item.course_id), latest_allowed)
-        if rejection is not None:
-            results[index] = VisitResult(
-                index=index,
-                id=item.id,
-                status="rejected",
-                http_status=rejection.http_status,
-                code=rejection.code,
-                detail=rejection.detail,
-            )
+        error = _check(item, courses.get(item.course_id), latest_allowed)
+        if error is not None:
+            results[index] = VisitOutcome(index, item.id, "rejected", error)
             continue
         row = {
             "id": item.id,
@@ -90,14 +94,16 @@ async def record_visits(ctx: Ctx, items: Sequence[BatchVisitIn]) -> list[VisitRe
         first_index[item.id] = index
 
     await _stamp_revisions(ctx, rows)
-    inserted = await _insert_new(ctx, list(rows.values()))
+    inserted = await repository.insert_new(ctx.session, list(rows.values()))
     deviations, stored = await _deviations_and_visits(
         ctx,
         {courses[r["course_id"]] for r in rows.values()},  # type: ignore[index]
         days={r["local_date"] for r in rows.values()},  # type: ignore[misc]
     )
     # An id stored under another course or day (a conflict) is not among those read.
-    stored |= await _load(ctx, [visit_id for visit_id in rows if visit_id not in stored])
+    stored |= await repository.by_ids(
+        ctx.session, [visit_id for visit_id in rows if visit_id not in stored]
+    )
 
     touched: dict[uuid.UUID, uuid.UUID] = {}
     for index, item in enumerate(items):
@@ -111,11 +117,10 @@ async def record_visits(ctx: Ctx, items: Sequence[BatchVisitIn]) -> list[VisitRe
         if created:
             course = courses[visit.course_id]
             touched[course.id] = course.patient_id
-        results[index] = VisitResult(
-            index=index,
-            id=item.id,
-            status="created" if created else "unchanged",
-            http_status=201 if created else 200,
+        results[index] = VisitOutcome(
+            index,
+            item.id,
+            "created" if created else "unchanged",
             visit=_visit_out(visit, deviations.get(visit.id, [])),
         )
     await audit.record_many(
@@ -131,37 +136,28 @@ async def record_visits(ctx: Ctx, items: Sequence[BatchVisitIn]) -> list[VisitRe
 
 
 def _check(
-    item: VisitIn | BatchVisitIn, course: Course | None, latest_allowed: object
-) -> _Rejection | None:
+    item: VisitIn | BatchVisitIn, course: Course | None, latest_allowed: datetime
+) -> ServiceError | None:
     if course is None:
-        return _Rejection(404, "course_not_found", "no such course for this client")
+        return NotFound("course_not_found", "no such course for this client")
     if course.status == "cancelled":
-        return _Rejection(
-            409, "course_cancelled", "the course is cancelled; visits are not recorded"
-        )
+        return Conflict("course_cancelled", "the course is cancelled; visits are not recorded")
     local_day = item.started_at.astimezone(LOCAL_TZ).date()
     if local_day < course.start_date or (
         course.end_date is not None and local_day > course.end_date
     ):
-        return _Rejection(
-            422,
+        return Invalid(
             "visit_outside_course",
             "the visit lies outside the course dates; correct the course dates first",
         )
-    if item.started_at > latest_allowed:  # type: ignore[operator]
-        return _Rejection(422, "visit_in_future", "a visit is recorded after it has started")
+    if item.started_at > latest_allowed:
+        return Invalid("visit_in_future", "a visit is recorded after it has started")
     return None
 
 
-def _conflict(index: int, visit_id: uuid.UUID) -> VisitResult:
-    return VisitResult(
-        index=index,
-        id=visit_id,
-        status="rejected",
-        http_status=409,
-        code="visit_conflict",
-        detail="a visit with this id is stored with other content",
-    )
+def _conflict(index: int, visit_id: uuid.UUID) -> VisitOutcome:
+    error = Conflict("visit_conflict", "a visit with this id is stored with other content")
+    return VisitOutcome(index, visit_id, "rejected", error)
 
 
 async def _stamp_revisions(ctx: Ctx, rows: dict[uuid.UUID, dict[str, object]]) -> None:
@@ -170,9 +166,7 @@ async def _stamp_revisions(ctx: Ctx, rows: dict[uuid.UUID, dict[str, object]]) -
     re-sync) raise nothing: a retried batch takes no course lock."""
     if not rows:
         return
-    stored = set(
-        (await ctx.session.scalars(select(Visit.id).where(Visit.id.in_(list(rows))))).all()
-    )
+    stored = await repository.stored_ids(ctx.session, list(rows))
     new = [row for visit_id, row in rows.items() if visit_id not in stored]
     revisions = await raise_revisions(
         ctx.session,
@@ -180,38 +174,6 @@ async def _stamp_revisions(ctx: Ctx, rows: dict[uuid.UUID, dict[str, object]]) -
     )
     for row in rows.values():
         row["course_revision"] = revisions.get(row["course_id"], 0)  # type: ignore[call-overload]
-
-
-async def _insert_new(ctx: Ctx, rows: list[dict[str, object]]) -> set[uuid.UUID]:
-    if not rows:
-        return set()
-    dialect = ctx.session.bind.dialect.name if ctx.session.bind is not None else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # executemany with RETURNING: one cached statement, sent in SQLAlchemy's batched
-    # "insertmanyvalues" form (a multi-row VALUES compiled per batch is far slower).
-    stmt = insert(Visit).on_conflict_do_nothing(index_elements=["id"]).returning(Visit.id)
-    # In id order: re-syncs of overlapping batches in other orders then wait on each other's
-    # uncommitted rows in one order, never in opposite orders (a deadlock; tests/
-    # test_concurrency.py counted 34-54 per run of 30 shuffled batches without it).
-    rows = sorted(rows, key=lambda row: str(row["id"]))
-    result = await ctx.session.execute(stmt, rows)
-    return set(result.scalars().all())
-
-
-async def _load(ctx: Ctx, ids: list[uuid.UUID]) -> dict[uuid.UUID, Visit]:
-    if not ids:
-        return {}
-    visits = await ctx.session.scalars(
-        select(Visit).where(Visit.id.in_(ids)).execution_options(populate_existing=True)
-    )
-    return {v.id: v for v in visits}
-
-
-async def _deviations_for(
-    ctx: Ctx, courses: set[Course], days: set[date] | None = None
-) -> dict[uuid.UUID, list[str]]:
-    flags, _ = await _deviations_and_visits(ctx, courses, days)
-    return flags
 
 
 async def _deviations_and_visits(
@@ -223,15 +185,8 @@ async def _deviations_and_visits(
     if not courses:
         return flags, {}
     by_course: dict[uuid.UUID, list[Visit]] = {c.id: [] for c in courses}
-    stmt = (
-        select(Visit)
-        .where(Visit.course_id.in_(list(by_course)))
-        .execution_options(populate_existing=True)
-    )
-    if days is not None:
-        stmt = stmt.where(Visit.local_date.in_(sorted(days)))
     loaded: dict[uuid.UUID, Visit] = {}
-    for v in await ctx.session.scalars(stmt):
+    for v in await repository.of_courses(ctx.session, list(by_course), days):
         by_course[v.course_id].append(v)
         loaded[v.id] = v
     for course in courses:
@@ -249,31 +204,14 @@ async def _deviations_and_visits(
 
 
 def _visit_out(v: Visit, deviations: list[str]) -> VisitOut:
-    return VisitOut(
-        id=v.id,
-        course_id=v.course_id,
-        started_at=v.started_at,
-        local_date=v.local_date,
-        duration_minutes=v.duration_minutes,
-        setting=v.setting,
-        administered=v.administered,
-        deviations=deviations,
-        recorded_at=v.recorded_at,
-    )
+    return from_row(VisitOut, v, deviations=deviations)
 
 
 async def list_visits(ctx: Ctx, course_id: uuid.UUID) -> list[VisitOut]:
+    """A course's visits with their deviation flags (audited as `visit.read`)."""
     course = await visible_course(ctx, course_id)
-    visits = list(
-        (
-            await ctx.session.scalars(
-                select(Visit)
-                .where(Visit.course_id == course.id)
-                .order_by(Visit.started_at, Visit.id)
-            )
-        ).all()
-    )
-    flags = await _deviations_for(ctx, {course})
+    visits = await repository.of_course_in_order(ctx.session, course.id)
+    flags, _ = await _deviations_and_visits(ctx, {course})
     await audit.record(
         ctx.session, ctx.principal, ctx.now, "visit.read", "course", course.id, course.patient_id
     )

@@ -1,7 +1,8 @@
 """The monitoring page (agreement §4.1): a quarter's figures as charts, for the region or
 one municipality. The figures come from service.monitoring.service.monitoring, the same use
 case as the API's, with its access rules: a municipality sees only its own (another's code
-answers a 404 page)."""
+answers a 404 page). The page reads its quarter from the path after its own checks (the
+file format), as it always has; a malformed quarter is the 422 page."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from fastapi.responses import RedirectResponse
 
 from service.domain.monitoring import Quarter
 from service.errors import NotFound
-from service.monitoring import repository, service
+from service.kit.http import file_response
+from service.monitoring import service
+from service.monitoring.files import DEVIATION_LABELS, REASON_LABELS, SETTING_LABELS
 from service.monitoring.schemas import FiguresOut, MonitoringOut
 from service.report.labels import treatment_label
-from service.report.monitoring import DEVIATION_LABELS, REASON_LABELS, SETTING_LABELS
 from service.web.charts import Bar, Series, column_chart, danish_number, hbar_chart, share_bar
 from service.web.pages import Page, PageRoute, render, signed_in
 
@@ -36,13 +38,6 @@ def quarter_label(quarter: str) -> str:
     """ "2024Q1" → "1. kvartal 2024"."""
     year, number = quarter.split("Q")
     return f"{number}. kvartal {year}"
-
-
-def neighbours(quarter: Quarter) -> tuple[str, str]:
-    year, number = quarter.year, quarter.number
-    previous = f"{year - 1}Q4" if number == 1 else f"{year}Q{number - 1}"
-    following = f"{year + 1}Q1" if number == 4 else f"{year}Q{number + 1}"
-    return previous, following
 
 
 def share_percent(share: str | None) -> str:
@@ -117,16 +112,10 @@ def charts(f: FiguresOut, scope: str) -> dict[str, str]:
     }
 
 
-def _default_quarter(page: Page) -> str:
-    """The last quarter that has ended."""
-    today = page.ctx.clock.today()
-    number = (today.month - 1) // 3 + 1
-    return f"{today.year - 1}Q4" if number == 1 else f"{today.year}Q{number - 1}"
-
-
 @router.get("/overvaagning")
 async def monitoring_now(page: FinancePage) -> Response:
-    return RedirectResponse(f"/overvaagning/{_default_quarter(page)}", status_code=303)
+    last = service.last_ended(page.ctx.clock.today())
+    return RedirectResponse(f"/overvaagning/{last}", status_code=303)
 
 
 @router.get("/overvaagning/{quarter}.{fmt}")
@@ -135,11 +124,8 @@ async def monitoring_download(
 ) -> Response:
     if fmt not in FORMATS:
         raise NotFound("not_found", "no such file")
-    file = await service.monitoring_file(page.ctx, quarter, kommune or None, fmt)
-    return Response(
-        content=file.content,
-        media_type=file.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{file.filename}"'},
+    return file_response(
+        await service.monitoring_file(page.ctx, Quarter.parse(quarter), kommune or None, fmt)
     )
 
 
@@ -147,18 +133,16 @@ async def monitoring_download(
 async def monitoring_page(
     request: Request, quarter: str, page: FinancePage, kommune: str | None = None
 ) -> Response:
-    out: MonitoringOut = await service.monitoring(page.ctx, quarter, kommune or None)
+    parsed = Quarter.parse(quarter)
+    out: MonitoringOut = await service.monitoring(page.ctx, parsed, kommune or None)
     if out.region is not None:
         figures, scope = out.region, "hele regionen"
     else:
         (one,) = out.municipalities
         figures, scope = one.figures, one.municipality_name
-    parsed = service.parse_quarter(out.quarter)
-    previous, following = neighbours(parsed)
+    previous, following = service.neighbours(parsed)
     choices = (
-        await repository.municipalities(page.ctx.session, parsed)
-        if page.principal.role == "region"
-        else []
+        await service.municipalities(page.ctx, parsed) if page.principal.role == "region" else []
     )
     context: dict[str, Any] = {
         "out": out,

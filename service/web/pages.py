@@ -4,8 +4,9 @@ A page's principal comes from the sealed session cookie (service.web.session) an
 up through the API's own dependency (service.deps._principal) on every request, so a
 revoked key is refused at once and the roles mean what they mean in the API.
 
-Errors: the use cases raise the service's errors (service.errors); `PageRoute` turns them
-into HTML pages in Danish instead of problem+json. It sits outside the request's session
+Errors: the use cases raise the service's errors (service.errors) and the domain's (read as
+the problems they are, `as_service_error`); `PageRoute` turns them into HTML pages in
+Danish instead of problem+json. It sits outside the request's session
 dependency, so the transaction is already rolled back when the page is drawn. As in the
 API, a refused request (403, 404, a bad or revoked key) is written to the audit log; a
 browser that is simply not signed in yet is sent to the sign-in page without an audit row.
@@ -31,8 +32,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.access import audit
 from service.access.auth import Principal, Role
 from service.access.vault import CprVault
-from service.deps import Ctx, Session, _principal
-from service.errors import Forbidden, NotFound, ServiceError, Unauthenticated
+from service.deps import Ctx, Session, _principal, require
+from service.domain.tariff import DomainError
+from service.errors import Forbidden, NotFound, ServiceError, Unauthenticated, as_service_error
 from service.report.labels import (
     KIND_LABELS,
     REASON_LABELS,
@@ -238,6 +240,7 @@ PageDb = Annotated[AsyncSession, Depends(_page_session)]
 
 def signed_in(*roles: Role) -> Callable[..., Coroutine[Any, Any, Page]]:
     """A dependency that admits a signed-in principal of one of `roles` (403 page else)."""
+    admit = require(*roles)  # the API's role check and use-case context
 
     async def dependency(request: Request, session: PageDb) -> Page:
         cookie = request.cookies.get(COOKIE_NAME)
@@ -245,16 +248,7 @@ def signed_in(*roles: Role) -> Callable[..., Coroutine[Any, Any, Page]]:
         if web_session is None:
             raise SignInRequired(had_cookie=cookie is not None)
         principal = await principal_for_key(request, session, web_session.api_key)
-        if principal.role not in roles:
-            raise Forbidden("role_not_allowed", "this page is for another role")
-        ctx = Ctx(
-            session,
-            principal,
-            request.app.state.clock,
-            request.app.state.vault,
-            request.app.state.reference,
-        )
-        return Page(ctx, web_session)
+        return Page(await admit(request, session, principal), web_session)
 
     return dependency
 
@@ -302,7 +296,7 @@ class PageRoute(APIRoute):
         async def page_handler(request: Request) -> Response:
             try:
                 response = await handler(request)
-            except (ServiceError, RequestValidationError) as exc:
+            except (ServiceError, DomainError, RequestValidationError) as exc:
                 # Caught here, the error never reaches the session dependency, which would
                 # commit: roll back first (this also frees SQLite's write lock for the audit).
                 session: AsyncSession | None = getattr(request.state, "page_session", None)
@@ -316,8 +310,12 @@ class PageRoute(APIRoute):
         return page_handler
 
 
-async def _error_response(request: Request, exc: ServiceError | RequestValidationError) -> Response:
+async def _error_response(
+    request: Request, exc: ServiceError | DomainError | RequestValidationError
+) -> Response:
     """The page for an error; refusals are audited as the API audits them."""
+    if isinstance(exc, DomainError):
+        exc = as_service_error(exc)
     if isinstance(exc, SignInRequired):
         if exc.had_cookie:
             await audit.record_denied(request, 401, "invalid_session")

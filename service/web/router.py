@@ -1,10 +1,12 @@
 """The web pages (Danish): sign-in, the region's period overview and issuing, statements
 with filters and downloads, and the staircase. Monitoring is in service.web.monitoring.
 
-Every page calls the same use cases as the API (service.settlement.service and
+Every page calls the same use cases as the API (service.settlement.service, .issue and
 .downloads), so what a page shows is what the API answers, with the same access rules:
 the region sees every municipality; a municipality only its own (a foreign one is 404).
 None of these routes is in the OpenAPI document: they are not part of the API contract.
+A page reads its period from the path after its own checks (the file format, the form's
+origin and CSRF token), as it always has; a month that does not exist is the 422 page.
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ from service.access import audit
 from service.deps import ANY_ROLE
 from service.domain.money import format_kr, parse_kr
 from service.domain.settlement import Period
-from service.errors import Conflict, Forbidden, NotFound, Unauthenticated
+from service.domain.tariff import DomainError
+from service.domain.vocabulary import LINE_KINDS, TREATMENT_TYPES
+from service.errors import Conflict, Forbidden, NotFound, Unauthenticated, as_service_error
+from service.kit.http import file_response
 from service.report.labels import kr_text
-from service.settlement import downloads, repository, service
+from service.settlement import downloads, issue, service
 from service.settlement.schemas import LineOut, StatementOut
 from service.web.charts import Bar, hbar_chart, staircase_chart
 from service.web.pages import (
@@ -119,17 +124,12 @@ async def sign_out(request: Request, csrf: Annotated[str, Form(max_length=200)] 
 # --- home ----------------------------------------------------------------------------------
 
 
-async def _latest_issued(page: Page) -> Period | None:
-    last = await repository.last_issue(page.ctx.session)
-    return Period.parse(last.period) if last is not None else None
-
-
 @router.get("/")
 async def home(request: Request, page: AnyPage) -> Response:
     """The region lands on the period to issue next (or the last issued); a municipality on
     its latest statement; other roles have nothing here."""
     ended = Period.of(page.ctx.clock.today()).previous()
-    last = await _latest_issued(page)
+    last = await service.last_issued(page.ctx)
     principal = page.principal
     if principal.role == "region":
         # The period to issue next once it has ended; before any issue, the month just ended.
@@ -146,8 +146,7 @@ async def home(request: Request, page: AnyPage) -> Response:
 # --- the region's period overview and issuing ----------------------------------------------
 
 
-def _neighbours(period_text: str) -> tuple[str, str]:
-    period = service.parse_period(period_text)
+def _neighbours(period: Period) -> tuple[str, str]:
     return str(period.previous()), str(period.next())
 
 
@@ -155,8 +154,9 @@ def _neighbours(period_text: str) -> tuple[str, str]:
 async def overview(
     request: Request, period: str, page: RegionPage, udstedt: str | None = None
 ) -> Response:
-    summary = await service.region_summary(page.ctx, period)
-    previous, following = _neighbours(period)
+    month = Period.parse(period)
+    summary = await service.region_summary(page.ctx, month)
+    previous, following = _neighbours(month)
     chart = hbar_chart(
         [Bar(m.municipality_name, parse_kr(m.total)) for m in summary.municipalities],
         title=f"I alt pr. kommune, {summary.period}",
@@ -179,12 +179,12 @@ async def overview(
 @router.get("/perioder/{period}/udsted")
 async def confirm_issue(request: Request, period: str, page: RegionPage) -> Response:
     """The confirmation step: names the period and the total that will be issued."""
-    summary = await service.region_summary(page.ctx, period)
+    summary = await service.region_summary(page.ctx, Period.parse(period))
     return render(request, "confirm_issue.html", {"summary": summary}, page=page)
 
 
 @router.post("/perioder/{period}/udsted")
-async def issue(
+async def issue_period(
     request: Request,
     period: str,
     page: RegionPage,
@@ -197,13 +197,16 @@ async def issue(
     if not page.session.csrf_ok(csrf):
         raise Forbidden("csrf_token_invalid", "the form's CSRF token is missing or wrong")
     try:
-        summary, created = await service.issue_period(page.ctx, period)
-    except Conflict as exc:
+        summary, created = await issue.issue_period(page.ctx, Period.parse(period))
+    except (Conflict, DomainError) as exc:
+        refusal = as_service_error(exc) if isinstance(exc, DomainError) else exc
+        if not isinstance(refusal, Conflict):
+            raise  # not a conflict (a month that does not exist, say): the error page
         await page.ctx.session.rollback()
         return render(
             request,
             "issue_failed.html",
-            {"period": period, "message": message_for(exc), "code": exc.code},
+            {"period": period, "message": message_for(refusal), "code": refusal.code},
             status_code=409,
             page=page,
         )
@@ -213,17 +216,9 @@ async def issue(
     return RedirectResponse(f"/perioder/{summary.period}?udstedt={outcome}", status_code=303)
 
 
-def _download(file: downloads.File) -> Response:
-    return Response(
-        content=file.content,
-        media_type=file.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{file.filename}"'},
-    )
-
-
 @router.get("/perioder/{period}/region.xlsx")
 async def region_summary_download(period: str, page: RegionPage) -> Response:
-    return _download(await downloads.region_summary_file(page.ctx, period))
+    return file_response(await downloads.region_summary_file(page.ctx, Period.parse(period)))
 
 
 # --- statements ------------------------------------------------------------------------------
@@ -243,9 +238,9 @@ class LineFilter:
         cls, behandling: str | None, trin: str | None, ydelse: str | None, regulering: str | None
     ) -> LineFilter:
         return cls(
-            behandling if behandling in ("antibiotics", "fluids", "pump") else None,
+            behandling if behandling in TREATMENT_TYPES else None,
             int(trin) if trin in ("1", "2", "3") else None,
-            ydelse if ydelse in ("course_fee", "day_fee") else None,
+            ydelse if ydelse in LINE_KINDS else None,
             {"ja": True, "nej": False}.get(regulering or ""),
         )
 
@@ -272,7 +267,7 @@ async def statement_download(period: str, code: str, fmt: str, page: FinancePage
     """The same bytes as the API's download (an issued statement's stored file)."""
     if fmt not in FORMATS:
         raise NotFound("not_found", "no such file")
-    return _download(await downloads.statement_file(page.ctx, period, code, fmt))
+    return file_response(await downloads.statement_file(page.ctx, Period.parse(period), code, fmt))
 
 
 @router.get("/perioder/{period}/kommuner/{code}")
@@ -286,12 +281,13 @@ async def statement_page(
     ydelse: str | None = None,
     regulering: str | None = None,
 ) -> Response:
-    statement: StatementOut = await service.get_statement(page.ctx, period, code)
+    month = Period.parse(period)
+    statement: StatementOut = await service.get_statement(page.ctx, month, code)
     chosen = LineFilter.parse(behandling, trin, ydelse, regulering)
     shown = [line for line in statement.lines if chosen.keeps(line)]
     regular = [line for line in shown if not line.adjustment]
     adjustments = [line for line in shown if line.adjustment]
-    previous, following = _neighbours(period)
+    previous, following = _neighbours(month)
     return render(
         request,
         "statement.html",
@@ -322,7 +318,9 @@ async def staircase_now(page: FinancePage) -> Response:
 
 @router.get("/trappemodel/{year}")
 async def staircase_page(request: Request, year: str, page: FinancePage) -> Response:
-    if not (year.isdigit() and 2021 <= int(year) <= 2100):
+    if not (
+        year.isdigit() and service.FIRST_STAIRCASE_YEAR <= int(year) <= service.LAST_STAIRCASE_YEAR
+    ):
         raise NotFound("not_found", "no such year")
     out = await service.staircase(page.ctx, int(year))
     thresholds = out.tier_thresholds

@@ -14,24 +14,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from service.domain.daytime import DaytimeWindow, daytime_windows, outside_hours
 from service.domain.monitoring import (
     CompletedGroup,
     CourseDayGroup,
     CourseStartGroup,
-    DaytimeWindow,
     Inputs,
     InvalidQuarter,
     Quarter,
     ReferralGroup,
     VisitGroup,
     by_municipality,
-    daytime_windows,
     figures,
     length_bucket,
     length_days,
     mean_text,
     nearest_rank,
-    outside_hours,
     share_text,
 )
 from service.domain.scope import within_daytime

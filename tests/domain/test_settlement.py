@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from service.domain.settlement import (
-    AdjustmentReason,
     CourseFacts,
     DeltaLine,
     InvalidPeriod,
@@ -23,7 +22,6 @@ from service.domain.settlement import (
     Period,
     PeriodNotEnded,
     PeriodOutOfSequence,
-    as_issued,
     billable_through,
     check_issuable,
     is_billable_by,
@@ -34,10 +32,11 @@ from service.domain.staircase import Placement, StaircaseCandidate, assign_posit
 from service.domain.tariff import (
     PriceIndex,
     TariffVersion,
-    TreatmentType,
     tariff_from_document,
     version_for,
 )
+from service.domain.vocabulary import AdjustmentReason, TreatmentType
+from tests.support.ledger import as_issued
 
 RATES_2021 = {
     "antibiotics": (6, [("6915.00", "1485.00"), ("6411.00", "1366.00"), ("6159.00", "1306.00")]),

@@ -20,7 +20,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from service.domain.settlement import (
-    AdjustmentReason,
     CourseFacts,
     DeltaLine,
     IssuedLine,
@@ -28,18 +27,18 @@ from service.domain.settlement import (
     OwedLine,
     Period,
     PricedLine,
-    as_issued,
     is_billable_by,
     owed_lines,
     statement_delta,
 )
 from service.domain.staircase import Placement, StaircaseCandidate, assign_positions
 from service.domain.tariff import (
-    TREATMENT_TYPES,
     TariffVersion,
     tariff_from_document,
     version_for,
 )
+from service.domain.vocabulary import TREATMENT_TYPES, AdjustmentReason
+from tests.support.ledger import as_issued
 
 FIRST_PERIOD = Period(2024, 1)
 SETTLED_PERIOD = Period(2025, 9)

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from service.report import statement_csv
 from service.report.labels import LINE_HEADINGS
-from tests.report.builders import many_lines, ore, small_lines, statement
+from tests.support.report_builders import many_lines, ore, small_lines, statement
 
 TREATMENTS = {"IV-antibiotika": "antibiotics", "IV-væske": "fluids", "IV-pumpe": "pump"}
 KINDS = {"Forløbstakst": "course_fee", "Dagstakst": "day_fee"}

@@ -12,7 +12,7 @@ import pytest
 
 from service.report import region_summary_xlsx, statement_csv, statement_pdf, statement_xlsx
 from service.settlement.schemas import StatementOut
-from tests.report.builders import many_lines, region_summary, small_lines, statement
+from tests.support.report_builders import many_lines, region_summary, small_lines, statement
 
 STATEMENT_RENDERERS: list[Callable[[StatementOut], bytes]] = [
     statement_csv,
@@ -37,7 +37,7 @@ def test_region_summary_twice_same_bytes() -> None:
 SCRIPT = """
 import hashlib
 from service.report import region_summary_xlsx, statement_csv, statement_pdf, statement_xlsx
-from tests.report.builders import many_lines, region_summary, statement
+from tests.support.report_builders import many_lines, region_summary, statement
 s = statement(many_lines(120))
 r = region_summary()
 for data in (statement_csv(s), statement_xlsx(s), statement_pdf(s), region_summary_xlsx(r)):

@@ -6,7 +6,7 @@ import pytest
 
 from service.report import statement_csv
 from service.report.files import render_statement, statement_filename
-from tests.report.builders import small_lines, statement
+from tests.support.report_builders import small_lines, statement
 
 
 def test_filename_carries_the_identity_in_ascii() -> None:

@@ -8,7 +8,7 @@ from pypdf import PdfReader
 
 from service.report import statement_pdf
 from service.report.labels import kr_text
-from tests.report.builders import HASH, ISSUED_AT, many_lines, small_lines, statement
+from tests.support.report_builders import HASH, ISSUED_AT, many_lines, small_lines, statement
 
 
 def _read(data: bytes) -> tuple[PdfReader, str]:
@@ -73,7 +73,7 @@ def test_no_cell_text_is_wider_than_its_column() -> None:
     from reportlab.platypus import Table
 
     from service.report.pdf import _story
-    from tests.report.builders import line
+    from tests.support.report_builders import line
 
     huge = line(9999, quantity=3, unit_ore=987_654_321, treatment_type="fluids")
     s = statement([*many_lines(500), huge])

@@ -14,7 +14,14 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from service.report import region_summary_xlsx, statement_xlsx
 from service.report.labels import LINE_HEADINGS
-from tests.report.builders import ISSUED_AT, many_lines, ore, region_summary, small_lines, statement
+from tests.support.report_builders import (
+    ISSUED_AT,
+    many_lines,
+    ore,
+    region_summary,
+    small_lines,
+    statement,
+)
 
 
 def _open(data: bytes) -> Workbook:

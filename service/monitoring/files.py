@@ -1,21 +1,21 @@
 """The quarterly monitoring (agreement §4.1) as CSV and XLSX, with Danish headings.
 
-Pure functions of `MonitoringOut`: the same model gives the same bytes (the XLSX is stamped
-with the time the figures were counted, not the clock; see `workbook`). Both files hold the
-same table, one row per scope (the region total first, when there is one, then each
-municipality by code) and one column per figure, so finance can filter, pivot and chart it;
-the XLSX adds an overview sheet with the first row's figures one per line and the
-definitions. The format decisions of the statement CSV hold (`tabular`): UTF-8 with BOM,
-";" and CRLF, decimal comma, no thousands separator, empty cell where a figure has no value.
-Shares are fractions 0-1 (in the XLSX shown as percentages), means have 2 decimals.
-No patient-level row or CPR number exists in the model, so none can reach a file.
+Pure functions of `MonitoringOut`: the same model gives the same bytes (the XLSX is
+stamped with the time the figures were counted, not the clock; see
+`service.report.workbook`). Both files hold the same table, one row per scope (the region
+total first, when there is one, then each municipality by code) and one column per
+figure, so finance can filter, pivot and chart it; the XLSX adds an overview sheet with
+the first row's figures one per line and the definitions. The format decisions of the
+statement CSV hold (`service.report.tabular`): UTF-8 with BOM, ";" and CRLF, decimal
+comma, no thousands separator, empty cell where a figure has no value. Shares are
+fractions 0-1 (in the XLSX shown as percentages), means have 2 decimals. No patient-level
+row or CPR number exists in the model, so none can reach a file.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
@@ -26,6 +26,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from service.monitoring.schemas import CountOut, FiguresOut, MonitoringOut
+from service.report.files import slug
 from service.report.labels import MONTHS, Cell, date_text, treatment_label
 from service.report.workbook import new_workbook, workbook_bytes
 
@@ -114,34 +115,6 @@ def _spread(
     return [(heading(key), _counted(pick, key)) for key in _keys(rows, pick)]
 
 
-def _referral_reasons(f: FiguresOut) -> list[CountOut]:
-    return f.referrals.rejected_by_reason
-
-
-def _course_settings(f: FiguresOut) -> list[CountOut]:
-    return f.courses.started_by_setting
-
-
-def _planned(f: FiguresOut) -> list[CountOut]:
-    return f.courses.planned_visits_per_day
-
-
-def _lengths(f: FiguresOut) -> list[CountOut]:
-    return f.courses.length_days
-
-
-def _given_settings(f: FiguresOut) -> list[CountOut]:
-    return f.administrations.by_setting
-
-
-def _per_day(f: FiguresOut) -> list[CountOut]:
-    return f.administrations.per_course_day
-
-
-def _deviations(f: FiguresOut) -> list[CountOut]:
-    return f.deviations
-
-
 def columns(rows: Sequence[FiguresOut]) -> list[tuple[str, Getter]]:
     """The figure columns (heading, value), in order; keys are taken from the rows."""
     cols: list[tuple[str, Getter]] = [
@@ -151,7 +124,11 @@ def columns(rows: Sequence[FiguresOut]) -> list[tuple[str, Getter]]:
         ("Tilbagekaldte", lambda f: f.referrals.withdrawn),
         ("Afventer visitation", lambda f: f.referrals.pending),
     ]
-    cols += _spread(rows, _referral_reasons, lambda k: f"Afvist: {REASON_LABELS.get(k, k)}")
+    cols += _spread(
+        rows,
+        lambda f: f.referrals.rejected_by_reason,
+        lambda k: f"Afvist: {REASON_LABELS.get(k, k)}",
+    )
     for kind in _types(rows):
         label = treatment_label(kind)
         cols += [
@@ -162,10 +139,14 @@ def columns(rows: Sequence[FiguresOut]) -> list[tuple[str, Getter]]:
         ]
     cols.append(("Startede forløb", lambda f: f.courses.started))
     cols += _spread(
-        rows, _course_settings, lambda k: f"Startede forløb: {SETTING_LABELS.get(k, k)}"
+        rows,
+        lambda f: f.courses.started_by_setting,
+        lambda k: f"Startede forløb: {SETTING_LABELS.get(k, k)}",
     )
     cols.append(("Andel startede forløb i eget hjem", lambda f: _decimal(f.courses.home_share)))
-    cols += _spread(rows, _planned, lambda k: f"Planlagt {k} besøg pr. dag")
+    cols += _spread(
+        rows, lambda f: f.courses.planned_visits_per_day, lambda k: f"Planlagt {k} besøg pr. dag"
+    )
     cols += [
         (
             "Planlagte besøg pr. dag, gennemsnit",
@@ -173,18 +154,26 @@ def columns(rows: Sequence[FiguresOut]) -> list[tuple[str, Getter]]:
         ),
         ("Afsluttede forløb", lambda f: f.courses.completed),
     ]
-    cols += _spread(rows, _lengths, lambda k: f"Forløbslængde {k} dage")
+    cols += _spread(rows, lambda f: f.courses.length_days, lambda k: f"Forløbslængde {k} dage")
     cols += [
         ("Forløbslængde, median (dage)", lambda f: f.courses.length_days_median),
         ("Besøg", lambda f: f.administrations.visits),
         ("Indgifter", lambda f: f.administrations.administrations),
     ]
-    cols += _spread(rows, _given_settings, lambda k: f"Indgifter: {SETTING_LABELS.get(k, k)}")
+    cols += _spread(
+        rows,
+        lambda f: f.administrations.by_setting,
+        lambda k: f"Indgifter: {SETTING_LABELS.get(k, k)}",
+    )
     cols += [
         ("Andel indgifter i eget hjem", lambda f: _decimal(f.administrations.home_share)),
         ("Forløbsdage med indgift", lambda f: f.administrations.course_days),
     ]
-    cols += _spread(rows, _per_day, lambda k: f"Forløbsdage med {k} indgift(er)")
+    cols += _spread(
+        rows,
+        lambda f: f.administrations.per_course_day,
+        lambda k: f"Forløbsdage med {k} indgift(er)",
+    )
     cols += [
         (
             "Indgifter pr. forløbsdag, gennemsnit",
@@ -193,7 +182,9 @@ def columns(rows: Sequence[FiguresOut]) -> list[tuple[str, Getter]]:
         ("Minutter pr. indgift, median", lambda f: f.administrations.minutes_median),
         ("Minutter pr. indgift, 90. percentil", lambda f: f.administrations.minutes_p90),
     ]
-    cols += _spread(rows, _deviations, lambda k: f"Afvigelse: {DEVIATION_LABELS.get(k, k)}")
+    cols += _spread(
+        rows, lambda f: f.deviations, lambda k: f"Afvigelse: {DEVIATION_LABELS.get(k, k)}"
+    )
     return cols
 
 
@@ -305,17 +296,10 @@ def monitoring_xlsx(m: MonitoringOut) -> bytes:
 
 # --- file names ---------------------------------------------------------------------------
 
-_DANISH: Final = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "Æ": "Ae", "Ø": "Oe", "Å": "Aa"})
-
-
-def _slug(text: str) -> str:
-    ascii_text = text.translate(_DANISH).encode("ascii", "ignore").decode()
-    return re.sub(r"[^A-Za-z0-9]+", "-", ascii_text).strip("-")
-
 
 def monitoring_filename(m: MonitoringOut, fmt: str) -> str:
     """E.g. "monitorering-2024Q1-region.xlsx" or "monitorering-2024Q1-157-Gentofte.csv"."""
     if m.region is not None or len(m.municipalities) != 1:
         return f"monitorering-{m.quarter}-region.{fmt}"
     one = m.municipalities[0]
-    return f"monitorering-{m.quarter}-{one.municipality_code}-{_slug(one.municipality_name)}.{fmt}"
+    return f"monitorering-{m.quarter}-{one.municipality_code}-{slug(one.municipality_name)}.{fmt}"

@@ -1,5 +1,5 @@
-"""`python -m tests.crash serve …`: the real `ivsettle` command with one test hook, for the
-crash tests on SQLite (where no outside lock can stop a writer half-way).
+"""`python -m tests.support.crash serve …`: the real `ivsettle` command with one test hook,
+for the crash tests on SQLite (where no outside lock can stop a writer half-way).
 
 With IVSETTLE_TEST_PAUSE_BEFORE set (a statement prefix, e.g. "INSERT INTO statement_lines"),
 the first statement that starts with it is held: the process writes IVSETTLE_TEST_PAUSE_FILE

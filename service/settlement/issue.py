@@ -1,0 +1,150 @@
+"""The issue use case: settle a period for all 29 municipalities and store it, write-once.
+
+An issue reads the run's inputs in one snapshot, computes (service.settlement.run), then
+writes the issue, the inputs it read (for `ivsettle verify`), the staircase places it
+gave, and one numbered statement per municipality with its lines and content hash. The
+rows are built here and inserted by the repository; the boundary commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from service.access import audit
+from service.deps import Ctx
+from service.domain.settlement import Period, check_issuable
+from service.errors import Conflict
+from service.settlement import presentation, repository, service
+from service.settlement.issuing import (
+    IssueInProgress,
+    IssueRows,
+    IssueTransaction,
+    insert_issue,
+    issuing,
+    next_statement_number,
+)
+from service.settlement.run import PricedDelta, Run, compute
+from service.settlement.schemas import RegionSummaryOut
+
+
+async def issue_period(ctx: Ctx, period: Period) -> tuple[RegionSummaryOut, bool]:
+    """Issue a period for all 29 municipalities in one transaction. Issuing it again yields
+    the one issue already made; while another issue is being made, 409 issue_in_progress.
+    Only an ended period is issued, and after the first issue only the next period (the
+    domain's PeriodNotEnded and PeriodOutOfSequence propagate)."""
+    try:
+        async with issuing(ctx.session) as transaction:
+            created = await _issue(ctx, transaction, period)
+    except IssueInProgress:
+        raise Conflict(
+            "issue_in_progress",
+            "another issue is being made right now; ask again in a moment",
+        ) from None
+    return await service.region_summary(ctx, period), created
+
+
+async def _issue(ctx: Ctx, transaction: IssueTransaction, period: Period) -> bool:
+    session = transaction.session
+    if await repository.issue_of(session, period) is not None:
+        return False
+    last = await repository.last_issue(session)
+    check_issuable(
+        period,
+        last_issued=Period.parse(last.period) if last is not None else None,
+        today=ctx.clock.today(),
+    )
+    run = await compute(session, period)
+    municipalities = await repository.municipalities(session)
+    number = await next_statement_number(session, run.payer.cvr, period.year)
+    await transaction.start_writing()
+    issue_id = uuid.uuid4()
+    now = ctx.now
+    statement_rows: list[dict[str, Any]] = []
+    line_rows: list[dict[str, Any]] = []
+    drafts = presentation.draft_statements(run, municipalities, ctx.principal.name)
+    for offset, draft in enumerate(drafts):
+        issued = presentation.issued_copy(draft.statement, number + offset, period.year, now)
+        statement_id = uuid.uuid4()
+        statement_rows.append(
+            {
+                "id": statement_id,
+                "issue_id": issue_id,
+                "period": str(period),
+                "municipality_code": issued.municipality_code,
+                "number_year": period.year,
+                "number": number + offset,
+                "payer_name": run.payer.name,
+                "payer_cvr": run.payer.cvr,
+                "payer_gln": run.payer.gln,
+                "total_ore": draft.total,
+                "issued_at": now,
+                "content_sha256": presentation.content_hash(issued),
+            }
+        )
+        line_rows.extend(
+            _line_row(statement_id, d) for d in run.lines.get(issued.municipality_code, [])
+        )
+    await insert_issue(
+        session,
+        IssueRows(
+            issue=_issue_row(issue_id, run, now, ctx.principal.client_id),
+            inputs=[
+                {"issue_id": issue_id, "course_id": uuid.UUID(course_id), "revision": revision}
+                for course_id, revision in run.course_revisions.items()
+            ],
+            positions=[
+                {
+                    "course_id": uuid.UUID(course_id),
+                    "year": p.year,
+                    "position": p.position,
+                    "tier": p.tier,
+                    "issue_id": issue_id,
+                }
+                for course_id, p in run.new_placements.items()
+            ],
+            statements=statement_rows,
+            lines=line_rows,
+        ),
+    )
+    await audit.record(
+        session, ctx.principal, now, "settlement.issue", "settlement_issue", issue_id,
+        detail={"period": str(period), "statements": len(statement_rows), "lines": len(line_rows)},
+    )  # fmt: skip
+    return True
+
+
+def _issue_row(
+    issue_id: uuid.UUID, run: Run, issued_at: datetime, issued_by: uuid.UUID
+) -> dict[str, Any]:
+    return {
+        "id": issue_id,
+        "period": str(run.period),
+        "issued_at": issued_at,
+        "issued_by": issued_by,
+        "tariff_versions": run.tariff_fingerprint,
+        "price_indices": {str(y): v for y, v in run.price_indices.items()},
+        "courses_considered": run.courses_considered,
+    }
+
+
+def _line_row(statement_id: uuid.UUID, d: PricedDelta) -> dict[str, Any]:
+    line = d.line
+    return {
+        "statement_id": statement_id,
+        "course_id": uuid.UUID(line.course_id),
+        "kind": line.kind,
+        "line_period": str(line.period),
+        "quantity": line.quantity,
+        "unit_price_ore": line.unit_price,
+        "amount_ore": line.amount,
+        "tier": line.tier,
+        "position": d.position,
+        "treatment_type": line.treatment_type,
+        "hospital_code": line.hospital_code,
+        "municipality_code": line.municipality_code,
+        "tariff_version_id": line.tariff_version_id,
+        "adjustment": line.adjustment,
+        "reason": line.reason,
+    }

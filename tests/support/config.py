@@ -1,0 +1,37 @@
+"""The settings every test runs the service with: a pinned clock and CPR keys made once per
+run, the same in process, for a subprocess (`service_env`) and for the command line."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from service.access.vault import new_key_text
+from service.kit.settings import Settings
+
+NOW = datetime.fromisoformat("2024-06-15T10:00:00+02:00")
+CPR_KEY = new_key_text()
+CPR_HASH_KEY = new_key_text()
+
+
+def settings_for(url: str, tmp: Path) -> Settings:
+    """The service's settings for a test database at `url`; the key file goes in `tmp`."""
+    return Settings(
+        database_url=url,
+        now=NOW,
+        cpr_key=CPR_KEY,
+        cpr_hash_key=CPR_HASH_KEY,
+        key_file=tmp / "keys.json",
+    )
+
+
+def service_env(url: str, **extra: str) -> dict[str, str]:
+    """The `IVSETTLE_*` variables that make a subprocess see what `settings_for(url, …)`
+    gives in process (the same clock and CPR keys); `extra` adds or overrides some."""
+    return {
+        "IVSETTLE_DATABASE_URL": url,
+        "IVSETTLE_NOW": NOW.isoformat(),
+        "IVSETTLE_CPR_KEY": CPR_KEY,
+        "IVSETTLE_CPR_HASH_KEY": CPR_HASH_KEY,
+        **extra,
+    }
