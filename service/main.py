@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from service import __version__
 from service.access.vault import load_vault
@@ -36,6 +37,27 @@ Errors are `application/problem+json` (RFC 9457) with a stable `code`.
 """
 
 
+# Operations whose function name alone would be a noun: the id says what it does.
+_OPERATION_IDS = {
+    "monitoring": "getMonitoring",
+    "monitoring_file": "getMonitoringFile",
+    "region_summary": "getRegionSummary",
+    "region_summary_file": "getRegionSummaryFile",
+    "statement_file": "getStatementFile",
+    "staircase": "getStaircase",
+}
+
+
+def operation_id(route: APIRoute) -> str:
+    """A short, stable operationId (`getStatement`, `issuePeriod`): the route function's
+    name in camelCase, so generated clients get short names instead of FastAPI's default
+    of name + path + method."""
+    if route.name in _OPERATION_IDS:
+        return _OPERATION_IDS[route.name]
+    first, *rest = route.name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = create_engine(settings)
@@ -51,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.engine = engine
