@@ -36,7 +36,14 @@ from service.domain.monitoring import InvalidQuarter
 from service.domain.scope import Violation
 from service.domain.settlement import InvalidPeriod, PeriodNotEnded, PeriodOutOfSequence
 from service.domain.tariff import DomainError, MissingPriceIndex, OutsideAgreement
-from service.kit.problem import PROBLEM_JSON, RESERVED_FIELDS, problem_body
+from service.kit.problem import (
+    PROBLEM_CODES,
+    PROBLEM_JSON,
+    RESERVED_FIELDS,
+    ProblemCode,
+    problem_body,
+    problem_code,
+)
 from service.kit.requestctx import SIX_DIGITS, request_id_of, route_template, scrub_cpr
 
 log = logging.getLogger("ivsettle")
@@ -49,10 +56,14 @@ class ServiceError(Exception):
     status: ClassVar[int] = 400
     title: ClassVar[str] = "Bad request"
 
-    def __init__(self, code: str, detail: str, **extra: Any) -> None:
+    def __init__(self, code: ProblemCode, detail: str, **extra: Any) -> None:
         clash = RESERVED_FIELDS.intersection(extra)
         if clash:
             raise TypeError(f"extra problem fields may not reuse {sorted(clash)}")
+        listed = PROBLEM_CODES.get(code)
+        if listed is None or listed.status != self.status:
+            # The document promises each code with one status (service/kit/problem.py).
+            raise TypeError(f"problem code {code!r} is not listed with status {self.status}")
         super().__init__(detail)
         self.code = code
         self.detail = detail
@@ -81,7 +92,11 @@ class Invalid(ServiceError):
     title = "Unprocessable request"
 
     def __init__(
-        self, code: str, detail: str, violations: Sequence[Violation] = (), **extra: Any
+        self,
+        code: ProblemCode,
+        detail: str,
+        violations: Sequence[Violation] = (),
+        **extra: Any,
     ) -> None:
         super().__init__(code, detail, **extra)
         self.violations = list(violations)
@@ -141,14 +156,15 @@ def as_service_error(exc: DomainError | ServiceError) -> ServiceError:
     rule = next(DOMAIN_PROBLEMS[c] for c in type(exc).__mro__ if c in DOMAIN_PROBLEMS)
     detail = rule.detail if rule.detail is not None else str(exc)
     extra = {name: getattr(exc, name) for name in rule.extra}
+    code = problem_code(exc.code)
     if issubclass(rule.kind, Invalid):
-        violations = [Violation(exc.code, rule.field, detail)] if rule.field is not None else []
-        return rule.kind(exc.code, detail, violations, **extra)
-    return rule.kind(exc.code, detail, **extra)
+        violations = [Violation(code, rule.field, detail)] if rule.field is not None else []
+        return rule.kind(code, detail, violations, **extra)
+    return rule.kind(code, detail, **extra)
 
 
 def problem(
-    status: int, code: str, title: str, detail: str, request: Request, **extra: Any
+    status: int, code: ProblemCode, title: str, detail: str, request: Request, **extra: Any
 ) -> JSONResponse:
     """A problem answer of a request: its path (CPR-shaped text masked) and request id."""
     body = problem_body(
@@ -226,7 +242,12 @@ async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    codes = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+    codes: dict[int, ProblemCode] = {
+        400: "malformed_body",
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "request_too_large",
+    }
     code = codes.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else "request failed"
     return problem(exc.status_code, code, detail, detail, request)

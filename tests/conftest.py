@@ -13,6 +13,7 @@ use live in tests/support/.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import uuid
@@ -36,6 +37,7 @@ from tests.support.databases import (
     migrated_sqlite,
     reset_postgres,
 )
+from tests.support.problem_record import SEEN, Answered, undocumented
 
 if TYPE_CHECKING:
     # Only for the annotation: importing the plugin before pytest loads it would keep
@@ -113,3 +115,29 @@ async def api(app: FastAPI, cpr_guard: CprGuard) -> AsyncIterator[MakeApi]:
     yield make
     for client in opened:
         await client.aclose()
+
+
+# --- every problem answered is documented (tests/support/problem_record.py) --------------
+
+_UNDOCUMENTED = pytest.StashKey[list[Answered]]()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from service.cli import openapi_text
+
+    missing = undocumented(SEEN, json.loads(openapi_text()))
+    session.config.stash[_UNDOCUMENTED] = missing
+    if missing and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    missing = terminalreporter.config.stash.get(_UNDOCUMENTED, [])
+    if missing:
+        terminalreporter.section("problem codes the OpenAPI document does not list", red=True)
+        for a in missing:
+            terminalreporter.line(f"{a.method.upper()} {a.path}: {a.status} {a.code}")
+        terminalreporter.line(
+            "declare them on the route with responses=problems(...) "
+            "(service/kit/openapi_responses.py)"
+        )

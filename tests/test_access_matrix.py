@@ -30,6 +30,7 @@ from tests.support.access_matrix import (
 from tests.support.api import Api, MakeApi
 from tests.support.config import settings_for
 from tests.support.factories import fresh_cpr, make_course, make_referral, visit
+from tests.support.problem_record import recording
 
 
 def app_routes(app: FastAPI) -> set[tuple[str, str]]:
@@ -75,7 +76,7 @@ async def _callers(app: FastAPI, api: MakeApi) -> Callers:
         "municipality": await api("municipality", FOREIGN["municipality"]),
     }
     anonymous = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+        transport=httpx.ASGITransport(app=recording(app), raise_app_exceptions=False),
         base_url="http://ivsettle.test",
     )
     unknown = await api("region", None, key="ivs_not-a-key-" + uuid.uuid4().hex)

@@ -48,6 +48,7 @@ from tests.support.api import BASE_URL, Api, MakeApi, add_key, asgi_client
 from tests.support.config import NOW, settings_for
 from tests.support.databases import BACKENDS, reset_postgres
 from tests.support.factories import fresh_cpr, make_course, make_referral, visit
+from tests.support.problem_record import recording
 from tests.support.tariffs import tariff_2021
 
 pytestmark = pytest.mark.slow
@@ -131,7 +132,8 @@ def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         asyncio.run(reset_postgres(url, tmp))
     app = create_app(settings_for(url, tmp))
     client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url=BASE_URL
+        transport=httpx.ASGITransport(app=recording(app), raise_app_exceptions=False),
+        base_url=BASE_URL,
     )
     env = Env(asyncio.new_event_loop(), app, client, {})
     try:

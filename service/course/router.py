@@ -12,7 +12,7 @@ from service.course import service
 from service.course.schemas import CancelIn, CompleteIn, CorrectionIn, CourseOut, CourseSearch
 from service.deps import Ctx, require
 from service.domain.vocabulary import CourseStatus
-from service.kit.openapi_responses import conflict
+from service.kit.openapi_responses import problems
 
 router = APIRouter(prefix="/api/v1", tags=["courses"])
 
@@ -35,7 +35,9 @@ async def list_courses(
     return await service.list_courses(ctx, criteria, limit, offset)
 
 
-@router.get("/courses/{course_id}", response_model=CourseOut)
+@router.get(
+    "/courses/{course_id}", response_model=CourseOut, responses=problems("course_not_found")
+)
 async def get_course(course_id: uuid.UUID, ctx: Reader) -> CourseOut:
     return await service.get_course(ctx, course_id)
 
@@ -43,13 +45,21 @@ async def get_course(course_id: uuid.UUID, ctx: Reader) -> CourseOut:
 @router.post(
     "/courses/{course_id}/complete",
     response_model=CourseOut,
-    responses=conflict("The course is cancelled, or was completed with other values"),
+    responses=problems(
+        "course_not_found",
+        "course_not_active",
+        "end_before_start",
+        "end_date_in_future",
+        conflict="The course is cancelled, or was completed with other values",
+    ),
 )
 async def complete_course(course_id: uuid.UUID, body: CompleteIn, ctx: Writer) -> CourseOut:
     return await service.complete_course(ctx, course_id, body)
 
 
-@router.post("/courses/{course_id}/cancel", response_model=CourseOut)
+@router.post(
+    "/courses/{course_id}/cancel", response_model=CourseOut, responses=problems("course_not_found")
+)
 async def cancel_course(course_id: uuid.UUID, body: CancelIn, ctx: Writer) -> CourseOut:
     return await service.cancel_course(ctx, course_id, body)
 
@@ -57,7 +67,18 @@ async def cancel_course(course_id: uuid.UUID, body: CancelIn, ctx: Writer) -> Co
 @router.post(
     "/courses/{course_id}/corrections",
     response_model=CourseOut,
-    responses=conflict("The course is cancelled, or the change meets another active course"),
+    responses=problems(
+        "course_not_found",
+        "course_cancelled",
+        "active_course_exists",
+        "nothing_to_correct",
+        "course_not_completed",
+        "end_before_start",
+        "end_date_in_future",
+        "before_agreement",
+        "unknown_municipality",
+        conflict="The course is cancelled, or the change meets another active course",
+    ),
 )
 async def correct_course(course_id: uuid.UUID, body: CorrectionIn, ctx: Writer) -> CourseOut:
     return await service.correct_course(ctx, course_id, body)

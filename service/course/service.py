@@ -26,6 +26,7 @@ from service.deps import Ctx
 from service.domain.money import format_kr
 from service.domain.scope import Violation
 from service.errors import Conflict, Invalid, NotFound
+from service.kit.problem import ProblemCode
 from service.kit.rows import from_row
 from service.models import Course, CourseCorrection, Statement, StatementLine
 from service.reference import repository as reference_repository
@@ -112,7 +113,7 @@ async def get_course(ctx: Ctx, course_id: uuid.UUID) -> CourseOut:
     return await course_out(ctx, await visible_course(ctx, course_id))
 
 
-def _invalid(code: str, field: str, message: str) -> Invalid:
+def _invalid(code: ProblemCode, field: str, message: str) -> Invalid:
     return Invalid(code, message, [Violation(code, field, message)])
 
 

@@ -11,11 +11,15 @@ document rather than repeated on each route:
 - parameters or a body can break the contract or the agreement: 422;
 - a body can be unreadable (400) or too large (413).
 
-Statuses only some routes answer (409) are declared on the route with `responses=` (see
-`conflict`); this module gives them the problem schema. The exception: every operation on
-a settlement period can answer 409, so that is a rule here too. A second success status a
-route sets itself (200 for a repeat of a 201) answers the route's response model, so it
-gets that content.
+Each error answer lists the problem codes it can carry, in its description and, for tools,
+in `x-problem-codes`; `Problem.code` is the enum of all of them (service/kit/problem.py).
+The rules above bring their own codes (401: `missing_api_key`, `invalid_api_key`, ...);
+a route declares the codes only it answers with `responses=problems(...)`, which also adds
+their statuses (409, a 404 of its own). Every operation on a settlement period can meet a
+missing price index, a period not yet ended or one out of order, so that is a rule too.
+Every operation can answer 503 `retry_exhausted` (service/kit/retry.py). A second success
+status a route sets itself (200 for a repeat of a 201) answers the route's response
+model, so it gets that content.
 """
 
 from __future__ import annotations
@@ -27,8 +31,14 @@ from typing import Any
 
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
-from service.kit.problem import PROBLEM_JSON
+from service.domain.vocabulary import CourseStatus, ReferralStatus
+from service.kit import problem as catalogue
+from service.kit.problem import PROBLEM_CODES, PROBLEM_JSON
+
+# The catalogue's alias, named in the document, so that generated clients get one enum.
+ProblemCode = TypeAliasType("ProblemCode", catalogue.ProblemCode)
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
@@ -41,7 +51,26 @@ DESCRIPTIONS: dict[int, str] = {
     409: "Conflicts with stored state",
     413: "The body is larger than the service accepts",
     422: "The request breaks the contract or the agreement; `violations` names each rule",
+    503: "Collided with concurrent requests; nothing was stored: send it again (`Retry-After`)",
 }
+
+CODES_KEY = "x-problem-codes"
+"""Where a documented error answer lists its codes (an OpenAPI extension)."""
+
+# The codes the rules of `_statuses` bring, by status.
+RULE_CODES: dict[int, tuple[ProblemCode, ...]] = {
+    400: ("malformed_body",),
+    401: ("missing_api_key", "invalid_api_key"),
+    403: ("role_not_allowed",),
+    413: ("request_too_large",),
+    422: ("invalid_request",),
+    503: ("retry_exhausted",),
+}
+SETTLEMENT_CODES: tuple[ProblemCode, ...] = (
+    "missing_price_index",
+    "period_not_ended",
+    "period_out_of_sequence",
+)
 
 
 class ProblemViolation(BaseModel):
@@ -61,42 +90,97 @@ class Problem(BaseModel):
     type: str = Field(examples=["urn:ivsettle:problem:course_not_found"])
     title: str
     status: int
-    code: str = Field(description="Stable; clients branch on it")
+    code: ProblemCode = Field(
+        description="Stable; clients branch on it. Each error answer lists the codes it can carry"
+    )
     detail: str
     instance: str
     request_id: str | None
     violations: list[ProblemViolation] | None = Field(default=None, description="With 422")
+    # The extra fields some codes carry.
+    referral_id: str | None = Field(
+        default=None, description="`referral_conflict`: the stored referral with this external_ref"
+    )
+    referral_status: ReferralStatus | None = Field(
+        default=None, description="`referral_not_pending`: how the referral was decided"
+    )
+    course_id: str | None = Field(
+        default=None,
+        description="`active_course_exists` (to the hospital whose referral made it), "
+        "`referral_not_pending` (the course the acceptance made)",
+    )
+    course: str | None = Field(
+        default=None, description="`active_course_exists`: the course's path in this API"
+    )
+    course_status: CourseStatus | None = Field(
+        default=None, description="`course_not_active`: the course's status"
+    )
+    tariff_id: int | None = Field(
+        default=None, description="`tariff_version_exists`: the version already loaded"
+    )
+    year: int | None = Field(
+        default=None, description="`missing_price_index`: the year whose index is missing"
+    )
 
 
-def problem_response(status: int, description: str | None = None) -> dict[str, Any]:
+def problem_response(
+    status: int, codes: list[ProblemCode], description: str | None = None
+) -> dict[str, Any]:
+    listed = ", ".join(f"`{code}`" for code in codes)
     response: dict[str, Any] = {
-        "description": description or DESCRIPTIONS.get(status, "Error"),
+        "description": f"{description or DESCRIPTIONS.get(status, 'Error')}. Codes: {listed}",
         "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}},
+        CODES_KEY: codes,
     }
     if status == 401:
         response["headers"] = {
             "WWW-Authenticate": {"required": True, "schema": {"type": "string", "const": "Bearer"}}
         }
+    if status == 503:
+        response["headers"] = {
+            "Retry-After": {
+                "required": True,
+                "description": "Seconds to wait before sending it again",
+                "schema": {"type": "integer"},
+            }
+        }
     return response
+
+
+def _settles_a_period(operation: dict[str, Any]) -> bool:
+    return "settlement" in operation.get("tags", ()) and any(
+        p.get("name") == "period" for p in operation.get("parameters", [])
+    )
 
 
 def _statuses(operation: dict[str, Any]) -> list[int]:
     parameters = operation.get("parameters", [])
     has_body = "requestBody" in operation
-    statuses = [401, 403] if operation.get("security") else []
+    statuses = [401, 403, 503] if operation.get("security") else [503]
     if any(p.get("in") == "path" for p in parameters):
         statuses.append(404)
     if parameters or has_body:
         statuses.append(422)
     if has_body:
         statuses += [400, 413]
-    if "settlement" in operation.get("tags", ()) and any(
-        p.get("name") == "period" for p in parameters
-    ):
+    if _settles_a_period(operation):
         # Settling a period can meet a missing price index, a period not yet ended, or one
         # out of order (service/errors.py, DOMAIN_PROBLEMS).
         statuses.append(409)
     return statuses
+
+
+def _codes(
+    operation: dict[str, Any], status: int, declared: list[ProblemCode]
+) -> list[ProblemCode]:
+    """The codes an error answer lists: the rule's, then the route's own."""
+    codes = list(RULE_CODES.get(status, ()))
+    if status == 409 and _settles_a_period(operation):
+        codes += SETTLEMENT_CODES
+    codes += [code for code in declared if code not in codes]
+    if not codes and status == 404:
+        codes = ["not_found"]  # a path parameter names an object; no other 404 is declared
+    return codes
 
 
 def _document(operation: dict[str, Any]) -> None:
@@ -112,12 +196,18 @@ def _document(operation: dict[str, Any]) -> None:
             if not response.get("content") and typed is not None:
                 response["content"] = copy.deepcopy(typed)
             continue
-        if not code.startswith("4"):
+        if not code.startswith(("4", "5")):
             continue
-        documented = problem_response(int(code), response.get("description"))
+        declared = response.pop(CODES_KEY, [])
+        codes = _codes(operation, int(code), declared)
+        description = response.get("description")
+        if description == "Error":
+            description = None
+        documented = problem_response(int(code), codes, description)
         # FastAPI's own 422 (HTTPValidationError) is never sent: replaced, not merged.
         response["content"] = documented["content"]
         response["description"] = documented["description"]
+        response[CODES_KEY] = documented[CODES_KEY]
         if "headers" in documented:
             response["headers"] = documented["headers"]
 
@@ -151,6 +241,15 @@ def install(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def conflict(description: str = DESCRIPTIONS[409]) -> dict[int | str, dict[str, Any]]:
-    """`responses=` for a route that can answer 409; the problem schema is added above."""
-    return {409: {"description": description}}
+def problems(*codes: ProblemCode, conflict: str | None = None) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route's own problem codes (the rules add the common ones): each
+    code's status with the code listed; `conflict` describes the 409 in the route's words.
+    The problem schema and the rules' codes are added by `document_problems`."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        status = PROBLEM_CODES[code].status
+        response = responses.setdefault(status, {"description": DESCRIPTIONS.get(status, "Error")})
+        response.setdefault(CODES_KEY, []).append(code)
+    if conflict is not None:
+        responses[409]["description"] = conflict
+    return responses

@@ -9,12 +9,150 @@ already masked (service/kit/requestctx.py, scrub_cpr).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal, get_args
 
 from starlette.types import Send
 
 PROBLEM_JSON = "application/problem+json"
+
+# Every `code` a problem can carry, the one list: `ServiceError` and `problem_body` take
+# only these (mypy checks every call), the OpenAPI document lists them as the enum of
+# `Problem.code`, and each operation's error answers name the ones it can give
+# (service/kit/openapi_responses.py). A new code is added here, with its status and meaning.
+ProblemCode = Literal[
+    # 400, 401, 403: the request, the key, the role
+    "malformed_body",
+    "http_error",
+    "missing_api_key",
+    "invalid_api_key",
+    "invalid_session",
+    "not_signed_in",
+    "role_not_allowed",
+    "hospital_mismatch",
+    "csrf_token_invalid",
+    "cross_site_request",
+    # 404
+    "not_found",
+    "referral_not_found",
+    "course_not_found",
+    "municipality_not_found",
+    "statement_not_found",
+    "tariff_not_found",
+    "no_tariff",
+    "method_not_allowed",
+    # 409
+    "referral_conflict",
+    "referral_not_pending",
+    "active_course_exists",
+    "course_not_active",
+    "course_cancelled",
+    "visit_conflict",
+    "tariff_version_exists",
+    "missing_price_index",
+    "period_not_ended",
+    "period_out_of_sequence",
+    "period_closed",
+    "issue_in_progress",
+    # 413
+    "request_too_large",
+    # 422
+    "invalid_request",
+    "out_of_scope",
+    "before_agreement",
+    "invalid_period",
+    "invalid_quarter",
+    "end_before_start",
+    "end_date_in_future",
+    "nothing_to_correct",
+    "course_not_completed",
+    "unknown_municipality",
+    "visit_outside_course",
+    "visit_in_future",
+    "domain_error",
+    # 500, 503
+    "internal_error",
+    "retry_exhausted",
+]
+PROBLEM_CODE_VALUES: Final[tuple[ProblemCode, ...]] = get_args(ProblemCode)
+
+
+def problem_code(text: str) -> ProblemCode:
+    """`text` as a listed code (a domain error's `code`, which the pure core keeps as text);
+    an unlisted one is a programming error, caught by the suite."""
+    for code in PROBLEM_CODE_VALUES:
+        if code == text:
+            return code
+    raise TypeError(f"problem code {text!r} is not listed in service/kit/problem.py")
+
+
+@dataclass(frozen=True)
+class CodeMeaning:
+    """The status a code is answered with, and what it tells the client."""
+
+    status: int
+    meaning: str
+
+
+PROBLEM_CODES: Final[Mapping[ProblemCode, CodeMeaning]] = {
+    "malformed_body": CodeMeaning(400, "the body could not be read (e.g. a broken form)"),
+    "http_error": CodeMeaning(400, "refused before the route was reached (the status says why)"),
+    "missing_api_key": CodeMeaning(401, "no `Authorization: Bearer <key>` header"),
+    "invalid_api_key": CodeMeaning(401, "the key is unknown or revoked"),
+    "invalid_session": CodeMeaning(401, "web pages: the sign-in cookie is unknown or expired"),
+    "not_signed_in": CodeMeaning(401, "web pages: sign in first"),
+    "role_not_allowed": CodeMeaning(403, "the key's role may not do this"),
+    "hospital_mismatch": CodeMeaning(403, "a hospital posts referrals for itself only"),
+    "csrf_token_invalid": CodeMeaning(403, "web pages: the form's CSRF token is wrong"),
+    "cross_site_request": CodeMeaning(403, "web pages: a form posted from another site"),
+    "not_found": CodeMeaning(404, "no such path"),
+    "referral_not_found": CodeMeaning(404, "no such referral for this client"),
+    "course_not_found": CodeMeaning(404, "no such course for this client"),
+    "municipality_not_found": CodeMeaning(404, "no municipality with this code"),
+    "statement_not_found": CodeMeaning(404, "no such statement for this client"),
+    "tariff_not_found": CodeMeaning(404, "no tariff version with this id"),
+    "no_tariff": CodeMeaning(404, "no tariff version covers this year"),
+    "method_not_allowed": CodeMeaning(405, "the path does not take this method"),
+    "referral_conflict": CodeMeaning(
+        409, "a referral with this external_ref exists with other content (`referral_id`)"
+    ),
+    "referral_not_pending": CodeMeaning(
+        409, "the referral was already decided otherwise (`referral_status` or `course_id`)"
+    ),
+    "active_course_exists": CodeMeaning(
+        409, "the patient has an active course of this type in this municipality"
+    ),
+    "course_not_active": CodeMeaning(409, "the course is no longer active (`course_status`)"),
+    "course_cancelled": CodeMeaning(409, "the course is cancelled"),
+    "visit_conflict": CodeMeaning(409, "a visit with this id is stored with other content"),
+    "tariff_version_exists": CodeMeaning(
+        409, "another tariff version with this valid_from is loaded (`tariff_id`)"
+    ),
+    "missing_price_index": CodeMeaning(409, "the price index of `year` is not loaded yet"),
+    "period_not_ended": CodeMeaning(409, "the period has not ended yet"),
+    "period_out_of_sequence": CodeMeaning(409, "an earlier period must be issued first"),
+    "period_closed": CodeMeaning(409, "the period lies before the last issued one"),
+    "issue_in_progress": CodeMeaning(409, "another issue is being made; ask again"),
+    "request_too_large": CodeMeaning(413, "the body is larger than the service accepts"),
+    "invalid_request": CodeMeaning(422, "the request does not match the contract"),
+    "out_of_scope": CodeMeaning(422, "outside the agreement's scope (`violations`)"),
+    "before_agreement": CodeMeaning(422, "before the first tariff version of the agreement"),
+    "invalid_period": CodeMeaning(422, "a period is written YYYY-MM"),
+    "invalid_quarter": CodeMeaning(422, "a quarter is written YYYYQn"),
+    "end_before_start": CodeMeaning(422, "the end date is before the course start"),
+    "end_date_in_future": CodeMeaning(422, "the end date lies in the future"),
+    "nothing_to_correct": CodeMeaning(422, "the correction changes no value"),
+    "course_not_completed": CodeMeaning(422, "complete the course to set its end date"),
+    "unknown_municipality": CodeMeaning(422, "not one of the region's municipalities"),
+    "visit_outside_course": CodeMeaning(422, "the visit lies outside the course dates"),
+    "visit_in_future": CodeMeaning(422, "a visit is recorded after it has started"),
+    "domain_error": CodeMeaning(422, "breaks another rule of the agreement"),
+    "internal_error": CodeMeaning(500, "the request failed; quote the request id"),
+    "retry_exhausted": CodeMeaning(
+        503, "collided with concurrent requests; nothing was stored; send it again"
+    ),
+}
 RESERVED_FIELDS = frozenset(
     {"type", "title", "status", "code", "detail", "instance", "request_id", "violations"}
 )
@@ -23,7 +161,7 @@ RESERVED_FIELDS = frozenset(
 
 def problem_body(
     status: int,
-    code: str,
+    code: ProblemCode,
     title: str,
     detail: str,
     request_id: str | None,

@@ -91,7 +91,7 @@ class BodySizeLimitMiddleware:
             return
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await _too_large(send, self.max_bytes)
+            await _too_large(scope, send, self.max_bytes)
             return
         received = 0
 
@@ -107,20 +107,22 @@ class BodySizeLimitMiddleware:
         try:
             await self.app(scope, counting_receive, send)
         except _BodyTooLarge:
-            await _too_large(send, self.max_bytes)
+            await _too_large(scope, send, self.max_bytes)
 
 
 class _BodyTooLarge(Exception):
     pass
 
 
-async def _too_large(send: Send, max_bytes: int) -> None:
+async def _too_large(scope: Scope, send: Send, max_bytes: int) -> None:
     body = problem_body(
         413,
         "request_too_large",
         "Request too large",
         f"request bodies are limited to {max_bytes} bytes",
         current_request_id(),
+        # Every problem names its path (the contract requires `instance`), masked.
+        instance=scrub_cpr(str(scope.get("path", ""))),
     )
     await send_problem(send, body)
 

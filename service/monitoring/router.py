@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import AfterValidator
@@ -10,7 +10,8 @@ from pydantic import AfterValidator
 from service.deps import Ctx, require
 from service.domain.monitoring import InvalidQuarter, Quarter
 from service.errors import as_service_error
-from service.kit.http import file_response
+from service.kit.http import file_response, file_responses
+from service.kit.openapi_responses import problems
 from service.monitoring import service
 from service.monitoring.schemas import MonitoringOut
 from service.report.files import MEDIA_TYPES
@@ -49,16 +50,20 @@ MunicipalityCode = Annotated[
 ]
 Reader = Annotated[Ctx, Depends(require("region", "municipality"))]
 
-_FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "The figures as a file (Danish headings)",
-        "content": {media: {} for media in (MEDIA_TYPES["csv"], MEDIA_TYPES["xlsx"])},
-    }
-}
+_QUARTER = problems("invalid_quarter", "municipality_not_found")
 
 
 # Registered before the JSON route: "2024Q1.csv" must not be read as a quarter.
-@router.get("/monitoring/{quarter}.{fmt}", response_class=Response, responses=_FILE_RESPONSES)
+@router.get(
+    "/monitoring/{quarter}.{fmt}",
+    response_class=Response,
+    responses={
+        **file_responses(
+            "The figures as a file (Danish headings)", MEDIA_TYPES["csv"], MEDIA_TYPES["xlsx"]
+        ),
+        **_QUARTER,
+    },
+)
 async def monitoring_file(
     quarter: QuarterPath,
     fmt: Literal["csv", "xlsx"],
@@ -70,7 +75,7 @@ async def monitoring_file(
     return file_response(await service.monitoring_file(ctx, quarter, municipality_code, fmt))
 
 
-@router.get("/monitoring/{quarter}", response_model=MonitoringOut)
+@router.get("/monitoring/{quarter}", response_model=MonitoringOut, responses=_QUARTER)
 async def monitoring(
     quarter: QuarterPath, ctx: Reader, municipality_code: MunicipalityCode = None
 ) -> MonitoringOut:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from service.deps import ANY_ROLE, Ctx, require
+from service.kit.openapi_responses import problems
 from service.reference import service
 from service.reference.schemas import HospitalOut, MunicipalityOut, PolicyIn
 
@@ -20,7 +21,11 @@ async def list_municipalities(
     return await service.list_municipalities(ctx)
 
 
-@router.patch("/municipalities/{code}", response_model=MunicipalityOut)
+@router.patch(
+    "/municipalities/{code}",
+    response_model=MunicipalityOut,
+    responses=problems("municipality_not_found"),
+)
 async def set_municipality_policy(
     code: str, body: PolicyIn, ctx: Annotated[Ctx, Depends(require("admin"))]
 ) -> MunicipalityOut:

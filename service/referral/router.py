@@ -3,30 +3,32 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from service.course.schemas import CourseOut
 from service.deps import Ctx, require
 from service.domain.vocabulary import ReferralStatus
-from service.kit.problem import PROBLEM_JSON
+from service.kit.openapi_responses import problems
 from service.referral import service
 from service.referral.schemas import AcceptIn, ReferralIn, ReferralOut, ReferralSearch, RejectIn
 
 router = APIRouter(prefix="/api/v1", tags=["referrals"])
 
-_problems: dict[int | str, dict[str, Any]] = {
-    409: {"description": "Conflict with stored state", "content": {PROBLEM_JSON: {}}},
-    422: {"description": "Outside the agreement or the contract", "content": {PROBLEM_JSON: {}}},
-}
+_DECIDED = problems("referral_not_found", "referral_not_pending")
 
 
 @router.post(
     "/referrals",
     response_model=ReferralOut,
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"description": "The same referral was already received"}, **_problems},
+    responses={
+        200: {"description": "The same referral was already received"},
+        **problems(
+            "hospital_mismatch", "referral_conflict", "active_course_exists", "out_of_scope"
+        ),
+    },
 )
 async def create_referral(
     body: ReferralIn, response: Response, ctx: Annotated[Ctx, Depends(require("hospital"))]
@@ -50,7 +52,11 @@ async def list_referrals(
     return await service.list_referrals(ctx, criteria, limit, offset)
 
 
-@router.get("/referrals/{referral_id}", response_model=ReferralOut)
+@router.get(
+    "/referrals/{referral_id}",
+    response_model=ReferralOut,
+    responses=problems("referral_not_found"),
+)
 async def get_referral(
     referral_id: uuid.UUID,
     ctx: Annotated[Ctx, Depends(require("hospital", "municipality", "region"))],
@@ -58,7 +64,7 @@ async def get_referral(
     return await service.get_referral(ctx, referral_id)
 
 
-@router.post("/referrals/{referral_id}/withdraw", response_model=ReferralOut, responses=_problems)
+@router.post("/referrals/{referral_id}/withdraw", response_model=ReferralOut, responses=_DECIDED)
 async def withdraw_referral(
     referral_id: uuid.UUID, ctx: Annotated[Ctx, Depends(require("hospital"))]
 ) -> ReferralOut:
@@ -69,7 +75,12 @@ async def withdraw_referral(
     "/referrals/{referral_id}/accept",
     response_model=CourseOut,
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"description": "Already accepted with the same values"}, **_problems},
+    responses={
+        200: {"description": "Already accepted with the same values"},
+        **problems(
+            "referral_not_found", "referral_not_pending", "active_course_exists", "before_agreement"
+        ),
+    },
 )
 async def accept_referral(
     referral_id: uuid.UUID,
@@ -83,7 +94,7 @@ async def accept_referral(
     return out
 
 
-@router.post("/referrals/{referral_id}/reject", response_model=ReferralOut, responses=_problems)
+@router.post("/referrals/{referral_id}/reject", response_model=ReferralOut, responses=_DECIDED)
 async def reject_referral(
     referral_id: uuid.UUID, body: RejectIn, ctx: Annotated[Ctx, Depends(require("municipality"))]
 ) -> ReferralOut:

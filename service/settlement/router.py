@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Response, status
 from pydantic import AfterValidator
@@ -10,7 +10,9 @@ from pydantic import AfterValidator
 from service.deps import Ctx, require
 from service.domain.settlement import InvalidPeriod, Period
 from service.errors import as_service_error
-from service.kit.http import file_response
+from service.kit.http import file_response, file_responses
+from service.kit.openapi_responses import problems
+from service.kit.problem import ProblemCode
 from service.report.files import MEDIA_TYPES
 from service.settlement import downloads, issue, service
 from service.settlement.schemas import RegionSummaryOut, StaircaseOut, StatementOut
@@ -35,21 +37,21 @@ else:
         str, Path(pattern=r"^\d{4}-\d{2}$", examples=["2024-03"]), AfterValidator(_period)
     ]
 
-_FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "The file",
-        "content": {
-            media: {} for media in (MEDIA_TYPES["csv"], MEDIA_TYPES["xlsx"], MEDIA_TYPES["pdf"])
-        },
-    }
-}
+# Every route on a period: a period written wrong, or one before the last issued period
+# that was never issued (the rules add the index, not-ended and out-of-order codes).
+_PERIOD: tuple[ProblemCode, ...] = ("invalid_period", "period_closed")
 
 
 # Registered before the JSON routes: "157.pdf" must not be read as a municipality code.
 @router.get(
     "/settlements/{period}/statements/{municipality_code}.{fmt}",
     response_class=Response,
-    responses=_FILE_RESPONSES,
+    responses={
+        **file_responses(
+            "The statement", MEDIA_TYPES["csv"], MEDIA_TYPES["xlsx"], MEDIA_TYPES["pdf"]
+        ),
+        **problems(*_PERIOD, "statement_not_found"),
+    },
 )
 async def statement_file(
     period: PeriodPath,
@@ -62,7 +64,11 @@ async def statement_file(
     return file_response(await downloads.statement_file(ctx, period, municipality_code, fmt))
 
 
-@router.get("/settlements/{period}.xlsx", response_class=Response, responses=_FILE_RESPONSES)
+@router.get(
+    "/settlements/{period}.xlsx",
+    response_class=Response,
+    responses={**file_responses("The region summary", MEDIA_TYPES["xlsx"]), **problems(*_PERIOD)},
+)
 async def region_summary_file(
     period: PeriodPath, ctx: Annotated[Ctx, Depends(require("region"))]
 ) -> Response:
@@ -70,7 +76,7 @@ async def region_summary_file(
     return file_response(await downloads.region_summary_file(ctx, period))
 
 
-@router.get("/settlements/{period}", response_model=RegionSummaryOut)
+@router.get("/settlements/{period}", response_model=RegionSummaryOut, responses=problems(*_PERIOD))
 async def region_summary(
     period: PeriodPath, ctx: Annotated[Ctx, Depends(require("region"))]
 ) -> RegionSummaryOut:
@@ -82,7 +88,10 @@ async def region_summary(
     "/settlements/{period}/issue",
     response_model=RegionSummaryOut,
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"description": "The period was already issued; the one issue is returned"}},
+    responses={
+        200: {"description": "The period was already issued; the one issue is returned"},
+        **problems(*_PERIOD, "issue_in_progress"),
+    },
 )
 async def issue_period(
     period: PeriodPath, response: Response, ctx: Annotated[Ctx, Depends(require("region"))]
@@ -95,7 +104,11 @@ async def issue_period(
     return summary
 
 
-@router.get("/settlements/{period}/statements/{municipality_code}", response_model=StatementOut)
+@router.get(
+    "/settlements/{period}/statements/{municipality_code}",
+    response_model=StatementOut,
+    responses=problems(*_PERIOD, "statement_not_found"),
+)
 async def get_statement(
     period: PeriodPath,
     municipality_code: str,
@@ -104,7 +117,7 @@ async def get_statement(
     return await service.get_statement(ctx, period, municipality_code)
 
 
-@router.get("/staircase/{year}", response_model=StaircaseOut)
+@router.get("/staircase/{year}", response_model=StaircaseOut, responses=problems("no_tariff"))
 async def staircase(
     year: Annotated[int, Path(ge=service.FIRST_STAIRCASE_YEAR, le=service.LAST_STAIRCASE_YEAR)],
     ctx: Annotated[Ctx, Depends(require("region", "municipality"))],

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Response, status
 
 from service.deps import ANY_ROLE, Ctx, require
-from service.kit.openapi_responses import conflict
+from service.kit.openapi_responses import problems
 from service.tariff import service
 from service.tariff.schemas import PriceIndexIn, PriceIndexOut, TariffDocument, TariffOut
 
@@ -21,7 +21,9 @@ async def list_tariffs(ctx: Annotated[Ctx, Depends(require(*ANY_ROLE))]) -> list
     return await service.list_tariffs(ctx)
 
 
-@router.get("/tariffs/{tariff_id}", response_model=TariffOut)
+@router.get(
+    "/tariffs/{tariff_id}", response_model=TariffOut, responses=problems("tariff_not_found")
+)
 async def get_tariff(
     tariff_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     ctx: Annotated[Ctx, Depends(require(*ANY_ROLE))],
@@ -36,7 +38,10 @@ async def get_tariff(
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"description": "The same version was already loaded"},
-        **conflict("A version valid from the same day exists with other content"),
+        **problems(
+            "tariff_version_exists",
+            conflict="A version valid from the same day exists with other content",
+        ),
     },
 )
 async def create_tariff(

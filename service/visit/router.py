@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response, status
 
 from service.deps import Ctx, require
-from service.kit.openapi_responses import conflict
+from service.kit.openapi_responses import problems
 from service.visit import service
 from service.visit.schemas import (
     BatchVisitIn,
@@ -46,7 +46,14 @@ def _result(outcome: service.VisitOutcome) -> VisitResult:
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"description": "This visit id is already stored with the same content"},
-        **conflict("The course is cancelled, or this visit id is stored with other content"),
+        **problems(
+            "course_not_found",
+            "course_cancelled",
+            "visit_conflict",
+            "visit_outside_course",
+            "visit_in_future",
+            conflict="The course is cancelled, or this visit id is stored with other content",
+        ),
     },
 )
 async def record_visit(
@@ -80,7 +87,11 @@ async def record_visit_batch(
     )
 
 
-@router.get("/courses/{course_id}/visits", response_model=list[VisitOut])
+@router.get(
+    "/courses/{course_id}/visits",
+    response_model=list[VisitOut],
+    responses=problems("course_not_found"),
+)
 async def list_visits(
     course_id: uuid.UUID, ctx: Annotated[Ctx, Depends(require("municipality", "region"))]
 ) -> list[VisitOut]:

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from service.access.clients import NewClient, add_client
 from service.kit.settings import Settings
 from service.main import create_app
+from tests.support.problem_record import recording
 
 BASE_URL = "http://ivsettle.test"
 
@@ -70,7 +71,9 @@ def asgi_client(
 ) -> httpx.AsyncClient:
     """An httpx client that sends `key` as its bearer token to `app`, in process."""
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions),
+        transport=httpx.ASGITransport(
+            app=recording(app), raise_app_exceptions=raise_app_exceptions
+        ),
         base_url=BASE_URL,
         headers={"Authorization": f"Bearer {key}"},
         event_hooks=event_hooks,
