@@ -242,8 +242,8 @@ async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    # Anything else Starlette refuses is a body it could not read (400): `http_error`.
     codes: dict[int, ProblemCode] = {
-        400: "malformed_body",
         404: "not_found",
         405: "method_not_allowed",
         413: "request_too_large",

@@ -16,12 +16,8 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,14 +27,11 @@ import openpyxl
 import pytest
 
 from service.access.clients import create_client
-from service.access.vault import new_key_text
 from service.domain.settlement import Period
-from service.kit.migrate import upgrade_to_head
-from service.kit.settings import Settings
-from service.reference.loader import load_reference
 from service.simulation.plan import SimulationOptions
 from service.simulation.run import simulate
 from tests.support.cli import free_port
+from tests.support.live_server import prepared_server, running_server
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -91,22 +84,7 @@ def server(browser_available: None, tmp_path_factory: pytest.TempPathFactory) ->
     """A real server on a free port, over a freshly simulated region (set up before the
     browser starts: Playwright's sync API keeps an event loop running in this thread)."""
     tmp = tmp_path_factory.mktemp("browser")
-    env = {
-        "IVSETTLE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'ivsettle.db'}",
-        "IVSETTLE_NOW": NOW,
-        "IVSETTLE_CPR_KEY": new_key_text(),
-        "IVSETTLE_CPR_HASH_KEY": new_key_text(),
-        "IVSETTLE_KEY_FILE": str(tmp / "keys.json"),
-    }
-    settings = Settings(
-        database_url=env["IVSETTLE_DATABASE_URL"],
-        now=datetime.fromisoformat(NOW),
-        cpr_key=env["IVSETTLE_CPR_KEY"],
-        cpr_hash_key=env["IVSETTLE_CPR_HASH_KEY"],
-        key_file=tmp / "keys.json",
-    )
-    upgrade_to_head(settings)
-    asyncio.run(load_reference(settings))
+    env, settings = prepared_server(tmp, NOW)
     options = SimulationOptions(Period(2024, 1), 3, 5700, 0.04, 7, issue=False)
     summary = asyncio.run(simulate(settings, options))
     assert not summary.errors, summary.errors
@@ -118,36 +96,8 @@ def server(browser_available: None, tmp_path_factory: pytest.TempPathFactory) ->
             ("hospital", "hospital", "HGH"),
         )
     }
-    port = free_port()
-    log = (tmp / "server.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "service.asgi:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--timeout-graceful-shutdown", "2"],
-        cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{url}/log-ind", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    "the server did not start: " + (tmp / "server.log").read_text("utf-8")[-2000:]
-                )
-            time.sleep(0.1)
+    with running_server(env, free_port(), tmp / "server.log") as url:
         yield Server(url, keys)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -128,3 +128,8 @@ async def test_the_recorder_notes_answers_and_finds_an_undeclared_code(api: Make
     assert undocumented([answered], document) == []
     unlisted = Answered("post", "/api/v1/referrals", 409, "visit_conflict")
     assert undocumented([unlisted], document) == [unlisted]
+
+
+def test_docs_api_lists_every_code() -> None:
+    text = (SERVICE.parent / "docs" / "API.md").read_text(encoding="utf-8")
+    assert [code for code in PROBLEM_CODE_VALUES if f"`{code}`" not in text] == []

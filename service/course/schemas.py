@@ -9,7 +9,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.domain.vocabulary import CourseStatus, EndReason, Setting, TreatmentType
+from service.domain.vocabulary import (
+    AdjustmentReason,
+    CourseStatus,
+    EndReason,
+    LineKind,
+    Setting,
+    TreatmentType,
+)
+from service.kit.contract import Money, PeriodText
 
 
 class CorrectionOut(BaseModel):
@@ -35,15 +43,15 @@ class BilledLineOut(BaseModel):
     """A line issued for the course, and the statement it was issued in."""
 
     statement_number: int
-    statement_period: str
-    period: str
-    kind: str
+    statement_period: PeriodText
+    period: PeriodText
+    kind: LineKind
     quantity: int
-    unit_price: str
-    amount: str
+    unit_price: Money
+    amount: Money
     tier: int
     adjustment: bool
-    reason: str | None
+    reason: AdjustmentReason | None
 
 
 class CourseOut(BaseModel):
@@ -53,12 +61,12 @@ class CourseOut(BaseModel):
     patient_cpr: str | None = Field(description="Shown to the treating municipality only")
     municipality_code: str
     hospital_code: str
-    treatment_type: str
+    treatment_type: TreatmentType
     setting: Setting
     start_date: date
     end_date: date | None
     status: CourseStatus
-    end_reason: str | None
+    end_reason: EndReason | None
     end_note: str | None
     cancel_reason: str | None
     day_count: int = Field(
@@ -72,7 +80,7 @@ class CourseOut(BaseModel):
         description="The course's place on its year's staircase, fixed when first billed"
     )
     billed: list[BilledLineOut] = Field(description="Every issued line of the course")
-    billed_total: str = Field(description="The sum of the issued lines, kr.")
+    billed_total: Money = Field(description="The sum of the issued lines, kr.")
     created_at: datetime
     updated_at: datetime
 

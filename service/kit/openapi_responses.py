@@ -59,7 +59,7 @@ CODES_KEY = "x-problem-codes"
 
 # The codes the rules of `_statuses` bring, by status.
 RULE_CODES: dict[int, tuple[ProblemCode, ...]] = {
-    400: ("malformed_body",),
+    400: ("http_error",),
     401: ("missing_api_key", "invalid_api_key"),
     403: ("role_not_allowed",),
     413: ("request_too_large",),

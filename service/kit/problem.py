@@ -23,7 +23,6 @@ PROBLEM_JSON = "application/problem+json"
 # (service/kit/openapi_responses.py). A new code is added here, with its status and meaning.
 ProblemCode = Literal[
     # 400, 401, 403: the request, the key, the role
-    "malformed_body",
     "http_error",
     "missing_api_key",
     "invalid_api_key",
@@ -96,8 +95,7 @@ class CodeMeaning:
 
 
 PROBLEM_CODES: Final[Mapping[ProblemCode, CodeMeaning]] = {
-    "malformed_body": CodeMeaning(400, "the body could not be read (e.g. a broken form)"),
-    "http_error": CodeMeaning(400, "refused before the route was reached (the status says why)"),
+    "http_error": CodeMeaning(400, "the body could not be read at all"),
     "missing_api_key": CodeMeaning(401, "no `Authorization: Bearer <key>` header"),
     "invalid_api_key": CodeMeaning(401, "the key is unknown or revoked"),
     "invalid_session": CodeMeaning(401, "web pages: the sign-in cookie is unknown or expired"),

@@ -16,6 +16,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from service.domain.vocabulary import TreatmentType
+from service.kit.contract import QuarterText
+
 
 class CountOut(BaseModel):
     key: str
@@ -40,7 +43,7 @@ class ReferralFiguresOut(BaseModel):
 
 
 class TreatmentFiguresOut(BaseModel):
-    treatment_type: str = Field(description="antibiotics, fluids or pump")
+    treatment_type: TreatmentType
     referred: int = Field(description="Referrals received in the quarter of this type")
     accepted: int = Field(description="Of those, accepted now")
     courses_started: int = Field(
@@ -134,7 +137,7 @@ class MonitoringOut(BaseModel):
     municipality they were sent to) and its courses and their visits (the course's
     municipality now, after any correction); the region's are everyone's together."""
 
-    quarter: str = Field(examples=["2024Q1"])
+    quarter: QuarterText
     first_day: date
     last_day: date
     scope: Literal["region", "municipality"] = Field(

@@ -9,7 +9,13 @@ from datetime import date, datetime, time
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.domain.cpr import InvalidCpr, normalize_cpr
-from service.domain.vocabulary import ReferralStatus, RejectionReason, Setting
+from service.domain.vocabulary import (
+    ReferralStatus,
+    RejectionReason,
+    Setting,
+    TreatmentType,
+)
+from service.kit.contract import TreatmentTypeText
 
 
 class ReferralIn(BaseModel):
@@ -44,7 +50,7 @@ class ReferralIn(BaseModel):
     department: str | None = Field(default=None, max_length=200)
     patient_cpr: str = Field(description="10 digits, DDMMYY-SSSS; never echoed in errors")
     municipality_code: str = Field(min_length=1, max_length=3)
-    treatment_type: str = Field(max_length=40, description="antibiotics, fluids or pump")
+    treatment_type: TreatmentTypeText
     expected_start_date: date
     planned_days: int = Field(ge=1, le=365)
     visits_per_day: int = Field(ge=1, le=24)
@@ -84,7 +90,7 @@ class ReferralOut(BaseModel):
         description="Shown to the referring hospital and the receiving municipality only"
     )
     municipality_code: str
-    treatment_type: str
+    treatment_type: TreatmentType
     expected_start_date: date
     planned_days: int
     visits_per_day: int
@@ -96,7 +102,7 @@ class ReferralOut(BaseModel):
     must_not_be_left_alone: bool
     physician_contact: str | None
     status: ReferralStatus
-    rejection_reason: str | None
+    rejection_reason: RejectionReason | None
     rejection_note: str | None
     decided_at: datetime | None
     course_id: uuid.UUID | None

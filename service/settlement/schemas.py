@@ -11,7 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from service.domain.vocabulary import LineKind
+from service.domain.vocabulary import AdjustmentReason, LineKind, TreatmentType
+from service.kit.contract import Money, PeriodText, PriceIndexText
 
 State = Literal["draft", "issued"]
 
@@ -25,17 +26,17 @@ class PayerOut(BaseModel):
 class LineOut(BaseModel):
     course_id: uuid.UUID
     kind: LineKind
-    period: str = Field(description="The period (YYYY-MM) the line concerns")
+    period: PeriodText = Field(description="The period (YYYY-MM) the line concerns")
     quantity: int
-    unit_price: str
-    amount: str
+    unit_price: Money
+    amount: Money
     tier: int
     position: int = Field(description="The course's place in its year's staircase count")
-    treatment_type: str
+    treatment_type: TreatmentType
     hospital_code: str
     tariff_version_id: int
     adjustment: bool
-    reason: str | None = Field(
+    reason: AdjustmentReason | None = Field(
         description="For adjustments: late_registration, correction, cancellation, "
         "tariff_change or index_change"
     )
@@ -43,7 +44,7 @@ class LineOut(BaseModel):
 
 class TotalOut(BaseModel):
     key: str
-    amount: str
+    amount: Money
 
 
 class InputsOut(BaseModel):
@@ -53,21 +54,21 @@ class InputsOut(BaseModel):
     tariff_versions: dict[str, str] = Field(
         description="Tariff version id → SHA-256 of the agreement document in force"
     )
-    price_indices: dict[str, str] = Field(description="Year → price index in force")
+    price_indices: dict[str, PriceIndexText] = Field(description="Year → price index in force")
 
 
 class StatementOut(BaseModel):
     number: int | None = Field(description="Gapless per payer and year; set when issued")
     number_year: int | None
-    period: str
+    period: PeriodText
     municipality_code: str
     municipality_name: str
     state: State
     issued_at: datetime | None
     payer: PayerOut
-    total: str
-    regular_total: str
-    adjustment_total: str
+    total: Money
+    regular_total: Money
+    adjustment_total: Money
     totals_by_type: list[TotalOut]
     totals_by_tier: list[TotalOut]
     totals_by_hospital: list[TotalOut]
@@ -80,9 +81,9 @@ class MunicipalityTotalOut(BaseModel):
     municipality_code: str
     municipality_name: str
     number: int | None
-    total: str
-    regular_total: str
-    adjustment_total: str
+    total: Money
+    regular_total: Money
+    adjustment_total: Money
     line_count: int
     hash: str | None
 
@@ -98,11 +99,11 @@ class StaircaseOut(BaseModel):
 
 
 class RegionSummaryOut(BaseModel):
-    period: str
+    period: PeriodText
     state: State
     issued_at: datetime | None
     payer: PayerOut
-    total: str
+    total: Money
     municipalities: list[MunicipalityTotalOut]
     totals_by_type: list[TotalOut]
     totals_by_tier: list[TotalOut]

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from service.domain.tariff import (
     AMOUNT_PATTERN,
@@ -26,6 +26,7 @@ from service.domain.tariff import (
     TIER_COUNT,
     tariff_from_document,
 )
+from service.kit.contract import PriceIndexText
 
 Amount = Annotated[str, Field(pattern=AMOUNT_PATTERN, examples=["6915.00"])]
 
@@ -89,10 +90,23 @@ class TariffOut(TariffDocument):
 class PriceIndexIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    index: Decimal = Field(gt=0, max_digits=12, decimal_places=4, examples=["103.7"])
+    # Documented as the one type the service answers with (a decimal string); a JSON number
+    # is still read, as before, so no client that sends one breaks.
+    index: Annotated[
+        Decimal,
+        Field(gt=0, max_digits=12, decimal_places=4),
+        WithJsonSchema(
+            {
+                "type": "string",
+                "pattern": r"^\d{1,8}(\.\d{1,4})?$",
+                "description": "The price index, a decimal string with at most four decimals",
+                "examples": ["103.7"],
+            }
+        ),
+    ]
 
 
 class PriceIndexOut(BaseModel):
     year: int
-    index: str
+    index: PriceIndexText
     updated_at: datetime

@@ -8,8 +8,9 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from service.domain.vocabulary import Setting
+from service.domain.vocabulary import Deviation, Setting
 from service.kit.clock import LOCAL_TZ
+from service.kit.openapi_responses import ProblemCode
 
 MAX_BATCH = 1000
 ItemStatus = Literal["created", "unchanged", "rejected"]
@@ -59,7 +60,7 @@ class VisitOut(BaseModel):
     duration_minutes: int
     setting: Setting
     administered: bool
-    deviations: list[str] = Field(
+    deviations: list[Deviation] = Field(
         description="Limits of the agreement this visit breaks: outside_hours, over_60_minutes, "
         "over_4_visits_per_day, outside_course_dates"
     )
@@ -73,7 +74,9 @@ class VisitResult(BaseModel):
     id: uuid.UUID
     status: ItemStatus
     http_status: int
-    code: str | None = None
+    code: ProblemCode | None = Field(
+        default=None, description="A rejected item: its problem's code"
+    )
     detail: str | None = None
     visit: VisitOut | None = None
 
