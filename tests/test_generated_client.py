@@ -11,6 +11,7 @@ Without openapi-python-client the test is skipped, except under CI=true, where i
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import subprocess
 import sys
@@ -31,16 +32,17 @@ NOW = "2024-04-15T10:00:00+02:00"  # March has ended
 BIN = Path(sys.executable).parent
 
 
-def _generator() -> Path:
-    generator = BIN / "openapi-python-client"
-    if generator.exists():
-        return generator
+def _generator_available() -> None:
+    if importlib.util.find_spec("openapi_python_client") is not None:
+        return
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail("openapi-python-client is missing: pip install -e '.[dev]'", pytrace=False)
     pytest.skip("openapi-python-client is not installed (pip install -e '.[dev]')")
 
 
 def _run(command: list[str], cwd: Path, **env: str) -> str:
+    # The venv's bin first: the generator formats its output with ruff, and a missing ruff
+    # is a warning, which --fail-on-warning makes an error.
     done = subprocess.run(
         command,
         cwd=cwd,
@@ -50,16 +52,17 @@ def _run(command: list[str], cwd: Path, **env: str) -> str:
         timeout=180,
     )
     output = done.stdout + done.stderr
-    assert done.returncode == 0, f"{command[0]} failed:\n{output[-4000:]}"
+    assert done.returncode == 0, f"{' '.join(command[:4])} failed:\n{output[-4000:]}"
     return output
 
 
 def test_a_generated_client_drives_the_whole_flow(tmp_path: Path) -> None:
+    _generator_available()
     generated = tmp_path / "generated"
     generated.mkdir()
     _run(
         [
-            str(_generator()), "generate",
+            *(sys.executable, "-m", "openapi_python_client", "generate"),
             "--path", str(CONTRACTS / "openapi.json"),
             "--config", str(CONTRACTS / "openapi-python-client.yaml"),
             "--meta", "none",
@@ -68,12 +71,15 @@ def test_a_generated_client_drives_the_whole_flow(tmp_path: Path) -> None:
         ],
         cwd=generated,
     )  # fmt: skip
+    # The generator's own client.py fails --strict (its __exit__ passes *args on); that is
+    # the template's, not the contract's: only that module is excused, nothing else.
+    (generated / "mypy.ini").write_text(
+        "[mypy]\n\n[mypy-ivsettle_client.client]\nignore_errors = True\n", "utf-8"
+    )
     checked = _run(
         [
             *(sys.executable, "-m", "mypy", "--strict", "--no-incremental"),
-            # The script is checked against the generated types; mypy's complaints about
-            # the generator's own code (its __exit__ signatures) are not the contract's.
-            "--follow-imports=silent",
+            *("--config-file", str(generated / "mypy.ini")),
             str(FLOW),
         ],
         cwd=generated,  # not the project's directory: its mypy settings are for service/

@@ -80,7 +80,16 @@ async def test_first_dose_rule_is_only_for_antibiotics(api: MakeApi) -> None:
 
 
 @pytest.mark.parametrize(
-    "cpr", ["3201501234", "0113501234", "290221-1234", "01015012345", "abcdefghij", "0101-501234"]
+    "cpr",
+    [
+        *("3201501234", "0113501234", "290221-1234", "01015012345", "abcdefghij", "0101-501234"),
+        # Look-alike digits of 0101501234 (Arabic-Indic, full-width, Devanagari): each was
+        # accepted as a different patient, past the rule of one active course (issue 12).
+        "\u0660\u0661\u0660\u0661\u0665\u0660\u0661\u0662\u0663\u0664",
+        "\uff10\uff11\uff10\uff11\uff15\uff10\uff11\uff12\uff13\uff14",
+        "\u0966\u0967\u0966\u0967\u096b\u0966\u0967\u0968\u0969\u096a",
+        "010150\uff11234",
+    ],
 )
 async def test_invalid_cpr_is_refused_without_echo(api: MakeApi, cpr: str) -> None:
     hospital = await api("hospital", "HGH")

@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from datetime import date
 
-_CPR_PATTERN = re.compile(r"^(\d{6})-?(\d{4})$")
+# ASCII digits only: `\d` would take any Unicode digit, and a CPR written in Arabic-Indic or
+# full-width digits would become a second "patient" that no check or mask recognises.
+_CPR_PATTERN = re.compile(r"^([0-9]{6})-?([0-9]{4})$")
 
 
 class InvalidCpr(ValueError):

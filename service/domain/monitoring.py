@@ -79,7 +79,7 @@ class InvalidQuarter(DomainError, ValueError):
 
 # --- quarters -----------------------------------------------------------------------------
 
-_QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
+_QUARTER = re.compile(r"^([0-9]{4})Q([1-4])$")  # ASCII digits only
 FIRST_YEAR, LAST_YEAR = 2000, 2999
 
 

@@ -65,7 +65,7 @@ class PeriodOutOfSequence(DomainError):
 
 # --- periods ---------------------------------------------------------------------------
 
-_PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
+_PERIOD = re.compile(r"^([0-9]{4})-([0-9]{2})$")  # ASCII digits only
 
 
 @dataclass(frozen=True, order=True)

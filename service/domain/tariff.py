@@ -232,12 +232,13 @@ FIRST_PRICE_LEVEL_YEAR, LAST_PRICE_LEVEL_YEAR = 2000, 2100
 MAX_INCLUDED_DAYS = 365
 MAX_THRESHOLD = 1_000_000
 """Courses per year and region; stored as 32-bit integers (a larger one was a 500)."""
-CVR_PATTERN = r"^\d{8}$"
-GLN_PATTERN = r"^\d{13}$"
-AMOUNT_PATTERN = r"^\d{1,9}(\.\d{1,2})?$"
+# [0-9], not \d: in Python and in Pydantic's regex engine \d takes any Unicode digit.
+CVR_PATTERN = r"^[0-9]{8}$"
+GLN_PATTERN = r"^[0-9]{13}$"
+AMOUNT_PATTERN = r"^[0-9]{1,9}(\.[0-9]{1,2})?$"
 """A rate in kr.: whole kroner, at most two decimals (øre), no sign, no exponent."""
 
-_DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+_DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _DOCUMENT_FIELDS = (
     "name",
     "valid_from",

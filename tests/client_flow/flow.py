@@ -135,7 +135,7 @@ def main(
     signatures = {
         GetStatementFileFmt.PDF: b"%PDF",
         GetStatementFileFmt.XLSX: b"PK",
-        GetStatementFileFmt.CSV: b"",
+        GetStatementFileFmt.CSV: "\ufeff".encode(),  # UTF-8 with a BOM, for Excel
     }
     for fmt, magic in signatures.items():
         file = get_statement_file.sync(PERIOD, MUNICIPALITY, fmt, client=region)

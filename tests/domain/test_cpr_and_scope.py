@@ -144,3 +144,26 @@ def test_hours_duration_and_dates() -> None:
         "after": ["outside_course_dates"],
         "before": ["outside_course_dates"],
     }
+
+
+@pytest.mark.parametrize(
+    "digits",
+    [
+        "\u0660\u0661\u0660\u0661\u0665\u0660\u0661\u0662\u0663\u0664",
+        "\uff10\uff11\uff10\uff11\uff15\uff10\uff11\uff12\uff13\uff14",
+    ],
+)
+def test_a_cpr_is_ascii_digits_only(digits: str) -> None:
+    assert int(digits) == 101501234  # Python reads them as digits: the rule must not
+    with pytest.raises(InvalidCpr):
+        normalize_cpr(digits)
+
+
+def test_periods_and_quarters_are_ascii_digits_only() -> None:
+    from service.domain.monitoring import InvalidQuarter, Quarter
+    from service.domain.settlement import InvalidPeriod, Period
+
+    with pytest.raises(InvalidPeriod):
+        Period.parse("\u0662\u0660\u0662\u0664-\u0660\u0663")
+    with pytest.raises(InvalidQuarter):
+        Quarter.parse("\uff12\uff10\uff12\uff14Q1")
