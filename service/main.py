@@ -16,7 +16,12 @@ from service.kit.clock import Clock
 from service.kit.db import create_engine, create_sessionmaker
 from service.kit.openapi_responses import install as document_problems
 from service.kit.reference_cache import ReferenceCache
-from service.kit.requestctx import BodySizeLimitMiddleware, RequestIdMiddleware, scrub_access_log
+from service.kit.requestctx import (
+    BodySizeLimitMiddleware,
+    NoStoreMiddleware,
+    RequestIdMiddleware,
+    scrub_access_log,
+)
 from service.kit.retry import TransactionRetryMiddleware
 from service.kit.settings import Settings, get_settings
 from service.monitoring.router import router as monitoring_router
@@ -88,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(TransactionRetryMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(NoStoreMiddleware)  # outermost: every API answer, a 413 or 503 too
     for router in (
         reference_router,
         tariff_router,

@@ -587,3 +587,21 @@ def test_the_access_log_masks_a_cpr_in_a_url() -> None:
     assert CprScrubbingFilter().filter(record)
     assert "0101501234" not in record.getMessage()
     assert "/api/v1/referrals?q=**********" in record.getMessage()
+
+
+async def test_api_answers_are_never_stored_by_a_cache(api: MakeApi) -> None:
+    # An answer with a CPR number (to the treating municipality), a problem, a list and a
+    # download: none may be kept by a proxy or a browser (issue 12, item 11).
+    hospital, municipality = await api("hospital", "HGH"), await api("municipality", "157")
+    course = await make_course(hospital, municipality)
+    shown = await municipality.get(f"/api/v1/courses/{course['id']}")
+    assert shown.json()["patient_cpr"] is not None
+    answers = [
+        shown,
+        await municipality.get("/api/v1/courses"),
+        await municipality.get("/api/v1/courses/00000000-0000-0000-0000-000000000000"),
+        await municipality.get("/api/v1/settlements/2024-03/statements/157.csv"),
+        await hospital.post("/api/v1/referrals", content=b"x" * 3_000_000),
+    ]
+    assert [r.headers.get("cache-control") for r in answers] == ["no-store"] * len(answers)
+    assert [r.status_code for r in answers] == [200, 200, 404, 200, 413]

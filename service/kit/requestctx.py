@@ -110,6 +110,27 @@ class BodySizeLimitMiddleware:
             await _too_large(scope, send, self.max_bytes)
 
 
+class NoStoreMiddleware:
+    """`Cache-Control: no-store` on every API answer: they carry CPR numbers (to the
+    treating municipality) and finance data, which no proxy or browser cache may keep."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", []) if h[0] != b"cache-control"]
+                message["headers"] = [*headers, (b"cache-control", b"no-store")]
+            await send(message)
+
+        await self.app(scope, receive, send_no_store)
+
+
 class _BodyTooLarge(Exception):
     pass
 
