@@ -16,10 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.access import audit
 from service.access.auth import ROLES, Principal, Role
 from service.access.clients import principal_by_key
+from service.access.throttle import client_address, throttle_of
 from service.access.vault import CprVault
-from service.errors import Forbidden, Unauthenticated
+from service.domain.scope import Violation
+from service.errors import Forbidden, Invalid, TooManyAttempts, Unauthenticated
 from service.kit.clock import Clock
+from service.kit.nul import nul_location
 from service.kit.reference_cache import ReferenceCache
+from service.kit.text import NUL_MESSAGE
 
 _bearer = HTTPBearer(auto_error=False, description="API key from `ivsettle clients create`")
 
@@ -46,21 +50,38 @@ async def _principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """The client behind the key. It is also left on `request.state`, so that a refused
-    request (403, 404; 401 for a revoked key) is audited with who asked."""
+    request (403, 404; 401 for a revoked key) is audited with who asked. An address that
+    failed too often is refused before its key is looked at (service.access.throttle)."""
+    refuse_if_throttled(request)
     if credentials is None or not credentials.credentials:
+        failed_authentication(request)
         raise Unauthenticated(
             "missing_api_key", "send the API key as 'Authorization: Bearer <key>'"
         )
     # Looked up on every request (no cache), so a revoked key is refused at once.
     found = await principal_by_key(session, credentials.credentials)
     if found is None:
+        failed_authentication(request)
         raise Unauthenticated("invalid_api_key", "the API key is unknown or revoked")
     principal, revoked = found
     if revoked:
+        failed_authentication(request)
         request.state.revoked_client = principal
         raise Unauthenticated("invalid_api_key", "the API key is unknown or revoked")
     request.state.principal = principal
     return principal
+
+
+def refuse_if_throttled(request: Request) -> None:
+    """429 for an address past its failed authentications (before any key is looked at)."""
+    wait = throttle_of(request).retry_after(client_address(request))
+    if wait is not None:
+        raise TooManyAttempts(wait)
+
+
+def failed_authentication(request: Request) -> None:
+    """One failed authentication of the request's address."""
+    throttle_of(request).failed(client_address(request))
 
 
 @dataclass
@@ -72,6 +93,8 @@ class Ctx:
     clock: Clock
     vault: CprVault
     reference: ReferenceCache = field(default_factory=ReferenceCache)
+    future_date_margin_days: int = 7
+    """How far past today a start date may lie (IVSETTLE_FUTURE_DATE_MARGIN_DAYS)."""
 
     @property
     def now(self) -> datetime:
@@ -127,12 +150,18 @@ def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Ctx]]:
                 "role_not_allowed",
                 f"this operation is for the role(s) {', '.join(roles)}",
             )
+        # A NUL in the path, query or headers would reach the database (a 500 on PostgreSQL);
+        # checked here, once the key is known, so a request without one is still a 401.
+        if (where := nul_location(request.scope)) is not None:
+            problem = Violation("nul_character", where, NUL_MESSAGE)
+            raise Invalid("invalid_request", "the request does not match the contract", [problem])
         return Ctx(
             session,
             principal,
             request.app.state.clock,
             request.app.state.vault,
             request.app.state.reference,
+            future_date_margin_days=request.app.state.settings.future_date_margin_days,
         )
 
     return dependency

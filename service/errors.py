@@ -8,14 +8,17 @@ Hierarchy (use cases raise these; none of them knows HTTP):
       Invalid                 breaks the contract or the agreement's scope (422), with violations
       Forbidden               the role may not do this (403)
       Unauthenticated         no key, or an unknown or revoked key (401)
+      TooManyAttempts         too many failed authentications from this address (429)
 
 The pure core raises `DomainError`s (service/domain/), which know neither HTTP nor these
 classes; `DOMAIN_PROBLEMS` is the one table that says which problem each one is, used by
 the HTTP handler and by `as_service_error` for the command line.
 
 The handlers below are the only place that turns them into HTTP. A message never
-contains submitted values: a CPR number must never be echoed back. A refused request
-(Unauthenticated, Forbidden, NotFound) is written to the audit log on its way out.
+contains submitted values: a CPR number must never be echoed back, and a problem's
+`instance` is its path with every segment that could hold one masked. A refused request
+(Unauthenticated, Forbidden, NotFound) is written to the audit log on its way out, or, when
+no client is known, counted per address and minute (service.access.throttle).
 """
 
 from __future__ import annotations
@@ -44,7 +47,13 @@ from service.kit.problem import (
     problem_body,
     problem_code,
 )
-from service.kit.requestctx import SIX_DIGITS, request_id_of, route_template, scrub_cpr
+from service.kit.requestctx import (
+    SIX_DIGITS,
+    mask_path,
+    request_id_of,
+    route_template,
+    scrub_cpr,
+)
 
 log = logging.getLogger("ivsettle")
 
@@ -116,6 +125,21 @@ class Unauthenticated(ServiceError):
     title = "Unauthenticated"
 
 
+class TooManyAttempts(ServiceError):
+    """The address failed to authenticate too often (service.access.throttle); answered
+    with `Retry-After` before any key is looked at."""
+
+    status = 429
+    title = "Too many attempts"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            "too_many_attempts",
+            "too many failed authentications from this address; wait before trying again",
+        )
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class DomainProblem:
     """How a domain error is answered: the kind of problem (its status), and what of the
@@ -164,20 +188,30 @@ def as_service_error(exc: DomainError | ServiceError) -> ServiceError:
 
 
 def problem(
-    status: int, code: ProblemCode, title: str, detail: str, request: Request, **extra: Any
+    status: int,
+    code: ProblemCode,
+    title: str,
+    detail: str,
+    request: Request,
+    *,
+    retry_after: int | None = None,
+    **extra: Any,
 ) -> JSONResponse:
-    """A problem answer of a request: its path (CPR-shaped text masked) and request id."""
+    """A problem answer of a request: its path (segments that could hold a CPR number
+    masked) and request id."""
     body = problem_body(
         status,
         code,
         title,
         detail,
         request_id_of(request.scope),
-        instance=scrub_cpr(request.url.path),
+        instance=mask_path(request.url.path),
         **extra,
     )
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers or None)
 
 
 def _violation_json(v: Violation) -> dict[str, str]:
@@ -189,6 +223,12 @@ async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, Unauthenticated | Forbidden | NotFound):
         # Its own transaction (the request's was rolled back); if it fails, so does this.
         await audit.record_denied(request, exc.status, exc.code)
+    elif isinstance(exc, TooManyAttempts):
+        # Refused before any key was looked at: an outsider, counted (never an audit row).
+        await audit.record_denied(request, exc.status, exc.code)
+        return problem(
+            exc.status, exc.code, exc.title, exc.detail, request, retry_after=exc.retry_after
+        )
     extra = dict(exc.extra)
     if isinstance(exc, Invalid):
         extra["violations"] = [_violation_json(v) for v in exc.violations]

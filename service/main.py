@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from service import __version__
 from service.access.vault import load_vault
@@ -14,18 +15,23 @@ from service.course.router import router as course_router
 from service.errors import install_error_handlers
 from service.kit.clock import Clock
 from service.kit.db import create_engine, create_sessionmaker
+from service.kit.nul import NulRefusalMiddleware
 from service.kit.openapi_responses import install as document_problems
 from service.kit.reference_cache import ReferenceCache
 from service.kit.requestctx import (
+    AccessLogMiddleware,
     BodySizeLimitMiddleware,
     NoStoreMiddleware,
     RequestIdMiddleware,
+    RouteNoteMiddleware,
     scrub_access_log,
+    trusted_proxy_list,
 )
 from service.kit.retry import TransactionRetryMiddleware
 from service.kit.settings import Settings, get_settings
 from service.monitoring.router import router as monitoring_router
 from service.reference.router import router as reference_router
+from service.referral.disclosure import ActiveCourseConflict, answer_active_course
 from service.referral.router import router as referral_router
 from service.settlement.router import router as settlement_router
 from service.tariff.router import router as tariff_router
@@ -88,12 +94,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.reference = ReferenceCache()
 
     install_error_handlers(app)
+    app.add_exception_handler(ActiveCourseConflict, answer_active_course)  # audited 409
     document_problems(app)
+    app.add_middleware(RouteNoteMiddleware)  # innermost: for the access log
     # Innermost of the three: the body it buffers for a replay is already size-capped.
     app.add_middleware(TransactionRetryMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # NUL outside the body, for all but /api/ (whose door is `require`); inside
+    # RequestIdMiddleware, so a refused request has its id.
+    app.add_middleware(NulRefusalMiddleware)
     app.add_middleware(RequestIdMiddleware)
-    app.add_middleware(NoStoreMiddleware)  # outermost: every API answer, a 413 or 503 too
+    app.add_middleware(NoStoreMiddleware)  # every API answer, a 413 or 503 too
+    app.add_middleware(AccessLogMiddleware)  # route template and redacted query only
+    # Outermost: the client address every layer sees, from X-Forwarded-For only when the
+    # peer is a configured proxy (default: none).
+    app.add_middleware(
+        ProxyHeadersMiddleware, trusted_hosts=trusted_proxy_list(settings.trusted_proxies)
+    )
     for router in (
         reference_router,
         tariff_router,

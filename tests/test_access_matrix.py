@@ -107,6 +107,19 @@ async def _fresh(callers: Callers, kind: Fresh, shared: Targets) -> Targets:
     if kind == "referral":
         referral = await make_referral(hospital, patient_cpr=fresh_cpr())
         return Targets(referral["id"], shared.course_id, shared.tariff_id)
+    if kind in ("transfer_in", "transfer_out"):
+        sender, receiver = municipality, callers.foreign["municipality"]
+        if kind == "transfer_in":
+            sender, receiver = receiver, sender
+        moved = await make_course(hospital, sender, patient_cpr=fresh_cpr())
+        r = await sender.post(
+            f"/api/v1/courses/{moved['id']}/transfers",
+            json={"municipality_code": receiver.org, "reason": "borgeren er flyttet"},
+        )
+        assert r.status_code == 201, r.text
+        return Targets(
+            shared.referral_id, moved["id"], shared.tariff_id, transfer_id=r.json()["id"]
+        )
     course = await make_course(hospital, municipality, patient_cpr=fresh_cpr())
     return Targets(shared.referral_id, course["id"], shared.tariff_id)
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import sqlite3
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -301,6 +302,88 @@ async def test_resyncs_in_different_orders_and_subsets_at_once(app: FastAPI, api
         *(gentofte.post("/api/v1/visits/batch", json={"visits": b}) for b in bodies)
     )
     await assert_each_visit_created_once(app, batch, responses)
+
+
+class _RetryCount(logging.Handler):
+    """Counts the retry middleware's "transaction aborted" warnings: each one is a request
+    PostgreSQL aborted (40001, 40P01) that the client never saw."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.sqlstates: Counter[str] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg.startswith("transaction aborted"):
+            self.sqlstates[str(record.args[0] if record.args else "?")] += 1
+
+
+@pytest.fixture
+def retries() -> Iterator[_RetryCount]:
+    """The aborted transactions the retry layer ran again, by SQLSTATE, during the test."""
+    handler = _RetryCount()
+    logger = logging.getLogger("ivsettle")
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+
+
+async def test_50_clients_resyncing_overlapping_courses_with_corrections_never_deadlock(
+    app: FastAPI, api: MakeApi, retries: _RetryCount
+) -> None:
+    """50 clients at once, each re-syncing the visits of its own set of courses (sets that
+    overlap, sent in different orders), some of them also correcting or completing one of
+    those courses: every visit is stored once, nobody gets a 503, and no transaction is a
+    deadlock victim at all (the course rows are always locked in one order, so the retry
+    layer has nothing to run again)."""
+    hospital, gentofte = await api("hospital", "HGH"), await api("municipality", "157")
+    courses = [
+        await make_course(hospital, gentofte, start_date="2024-06-01", patient_cpr=cpr(n))
+        for n in range(1, 13)
+    ]
+    # Eight visits per course, 1-8 June; completions end on 14 June, after all of them.
+    visits = {
+        c["id"]: [
+            visit(f"2024-06-{1 + d:02d}T{8 + (n + d) % 12:02d}:15:00+02:00")
+            | {"course_id": c["id"]}
+            for d in range(8)
+        ]
+        for n, c in enumerate(courses)
+    }
+    rng = random.Random(20261207)
+    calls: list[tuple[str, Awaitable[httpx.Response]]] = []
+    for n in range(50):
+        chosen = rng.sample(courses, rng.randint(4, 10))
+        items = [v for c in chosen for v in visits[c["id"]] if rng.random() < 0.8]
+        rng.shuffle(items)
+        calls.append(("batch", gentofte.post("/api/v1/visits/batch", json={"visits": items})))
+        if n % 5 == 1:
+            path = f"/api/v1/courses/{rng.choice(chosen)['id']}"
+            correction = {"start_date": rng.choice(["2024-05-31", "2024-06-01"]), "reason": "typo"}
+            calls.append(("correct", gentofte.post(f"{path}/corrections", json=correction)))
+        elif n % 5 == 3:
+            done = {"end_date": "2024-06-14", "reason": "completed"}
+            path = f"/api/v1/courses/{rng.choice(chosen)['id']}/complete"
+            calls.append(("complete", gentofte.post(path, json=done)))
+    responses = await asyncio.gather(*(call for _, call in calls))
+
+    no_server_errors(responses)
+    created: Counter[str] = Counter()
+    for (kind, _), r in zip(calls, responses, strict=True):
+        if kind == "batch":
+            assert r.status_code == 200 and r.json()["rejected"] == 0, r.text
+            created.update(x["id"] for x in r.json()["results"] if x["status"] == "created")
+        elif kind == "correct":  # a start date it already has changes nothing: 422
+            assert r.status_code == 200 or r.json()["code"] == "nothing_to_correct", r.text
+        else:
+            assert r.status_code == 200, r.text
+    sent = {v["id"] for vs in visits.values() for v in vs}
+    assert set(created) <= sent and set(created.values()) <= {1}
+    stored = await _scalars(app, select(Visit.id))
+    assert len(stored) == len(set(stored)) == len(created)
+    assert {str(i) for i in stored} == set(created)
+    assert retries.sqlstates == Counter(), retries.sqlstates
 
 
 # --- issuing -------------------------------------------------------------------------------

@@ -544,15 +544,31 @@ async def test_correct_cancelled_course_is_409(api: MakeApi) -> None:
     assert problem_code(r) == "course_cancelled"
 
 
+async def move(sender: Api, receiver: Api, course_id: str) -> dict[str, Any]:
+    """The course proposed to `receiver`'s municipality, and accepted there."""
+    r = await sender.post(
+        f"{COURSES}/{course_id}/transfers",
+        json={"municipality_code": receiver.org, "reason": "borgeren er flyttet"},
+    )
+    assert r.status_code == 201, r.text
+    r = await receiver.post(f"/api/v1/transfers/{r.json()['id']}/accept")
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
 async def test_move_course_to_another_municipality(api: MakeApi) -> None:
     _, gentofte, course = await setup(api)
     kbh = await api("municipality", "101")
     region = await api("region")
     assert (await kbh.get(f"{COURSES}/{course['id']}")).status_code == 404
 
+    # A correction does not move it: Copenhagen must accept the course first (issue 12).
     r = await correct(gentofte, course["id"], municipality_code="101")
-    assert r.status_code == 200, r.text
-    assert r.json()["municipality_code"] == "101"
+    assert r.status_code == 422, r.text
+    assert problem_code(r) == "transfer_required"
+    assert (await kbh.get(f"{COURSES}/{course['id']}")).status_code == 404
+    transfer = await move(gentofte, kbh, course["id"])
+    assert transfer["status"] == "accepted"
 
     assert (await gentofte.get(f"{COURSES}/{course['id']}")).status_code == 404
     assert (await gentofte.get(COURSES)).json() == []
@@ -629,7 +645,11 @@ async def test_moving_into_municipality_with_active_course_is_409(api: MakeApi) 
     await make_course(hospital, kbh)
     ours = await make_course(hospital, gentofte)
 
-    r = await correct(gentofte, ours["id"], municipality_code="101")
+    r = await gentofte.post(
+        f"{COURSES}/{ours['id']}/transfers", json={"municipality_code": "101", "reason": "flyttet"}
+    )
+    assert r.status_code == 201, r.text
+    r = await kbh.post(f"/api/v1/transfers/{r.json()['id']}/accept")
     assert r.status_code == 409, r.text
     assert problem_code(r) == "active_course_exists"
     assert (await gentofte.get(f"{COURSES}/{ours['id']}")).json()["municipality_code"] == "157"

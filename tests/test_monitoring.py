@@ -116,11 +116,14 @@ async def scenario(app: FastAPI, api: MakeApi) -> dict[str, Api]:
 
     c1 = await accept(gentofte, r1, "2024-01-10", "home")
     c2 = await accept(gentofte, r2, "2024-01-11", "clinic")
-    await accept(gentofte, r9, "2024-04-02", "home")
-    c10 = await accept(gentofte, r10, "2024-03-30", "home")
     await post_ok(gentofte, f"/api/v1/referrals/{r3}/reject", {"reason": "capacity"})
     await post_ok(hospital, f"/api/v1/referrals/{r5}/withdraw", {})
+    # A start date may lie at most a few days ahead of the day it is accepted.
+    at(app, "2024-02-01T07:00:00+01:00")
     c7 = await accept(kbh, r7, "2024-02-01", "home")
+    at(app, "2024-03-30T07:00:00+01:00")
+    await accept(gentofte, r9, "2024-04-02", "home")
+    c10 = await accept(gentofte, r10, "2024-03-30", "home")
     c8 = await accept(kbh, r8, "2024-03-30", "clinic")
 
     at(app, "2024-04-02T12:00:00+02:00")

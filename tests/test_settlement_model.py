@@ -147,7 +147,7 @@ def assert_same_lines(actual: Counter[Line], expected: Counter[Line], where: str
 
 
 def content_hash(statement: dict[str, Any]) -> str:
-    content = {k: v for k, v in statement.items() if k != "hash"}
+    content = {k: v for k, v in statement.items() if k not in ("hash", "chain")}
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy import select, update
 
 from service.main import create_app
-from service.models import ApiClient, AuditEvent
+from service.models import ApiClient, AuditEvent, DeniedAttempt
 from service.web.charts import (
     Bar,
     Series,
@@ -128,6 +128,10 @@ async def test_sign_in_keeps_a_sealed_httponly_strict_cookie_and_sign_out_clears
     assert f'{COOKIE_NAME}=""' in cookie_header(r) or "max-age=0" in cookie_header(r).lower()
     assert COOKIE_NAME not in web.cookies
     assert (await web.get("/perioder/2024-05")).status_code == 303
+    # The session is revoked on the server: the cookie copied before sign-out is refused.
+    web.cookies.set(COOKIE_NAME, sealed, domain="ivsettle.test")
+    r = await web.get("/perioder/2024-05")
+    assert r.status_code == 303 and r.headers["location"].startswith("/log-ind")
     # The old cookie is gone from this browser; signing out does not revoke the key itself.
     assert (await region.get("/api/v1/settlements/2024-05")).status_code == 200
 
@@ -141,7 +145,7 @@ async def test_over_https_the_cookie_is_secure(api: MakeApi, browser: Browser) -
     assert (await web.get("/perioder/2024-05")).status_code == 200
 
 
-async def test_a_wrong_key_is_refused_on_the_form_and_audited(
+async def test_a_wrong_key_is_refused_on_the_form_and_counted(
     app: FastAPI, browser: Browser
 ) -> None:
     web = await browser()
@@ -157,11 +161,17 @@ async def test_a_wrong_key_is_refused_on_the_form_and_audited(
         denied = (
             await session.scalars(select(AuditEvent).where(AuditEvent.action == "access.denied"))
         ).all()
-    assert [e.detail["code"] for e in denied if e.detail] == [
-        "invalid_api_key",
-        "missing_api_key",
-        "cross_site_request",
-    ]
+        counted = {
+            (row.address, row.code): row.count
+            for row in (await session.scalars(select(DeniedAttempt))).all()
+        }
+    # No client is known behind any of them: counted per address and minute, not audited.
+    assert denied == []
+    assert counted == {
+        ("127.0.0.1", "invalid_api_key"): 1,
+        ("127.0.0.1", "missing_api_key"): 1,
+        ("127.0.0.1", "cross_site_request"): 1,
+    }
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,14 @@ written, the request fails. A refused request (401, 403, 404) is audited in a sh
 transaction of its own, since the request's transaction is rolled back. Search criteria and
 path values are kept only when they are plain codes; anything else (a CPR number typed into
 a filter, say) is kept as its keyed hash.
+
+The rows form a hash chain (service.domain.chain.audit_link): `record_many` only queues
+them on the session, and they are chained and inserted just before the session commits
+(`_chain_pending`), after the one chain-head row is locked. That lock is the last one any
+transaction takes: every other row it locks (courses first, in id order) it already
+holds, and after it there is nothing to wait for (audit rows reference nothing), so it can
+close no deadlock cycle, and it is held only for the commit itself. It does serialise
+commits that audit; a commit is a few milliseconds.
 """
 
 from __future__ import annotations
@@ -15,15 +23,18 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from service.access.auth import Principal
+from service.access.throttle import record_outsider
 from service.access.vault import CprVault
+from service.domain.chain import GENESIS, audit_link
 from service.domain.cpr import InvalidCpr, normalize_cpr
 from service.kit.requestctx import SIX_DIGITS, current_request_id, route_template
-from service.models import AuditEvent, Course, Referral
+from service.models import AuditChainHead, AuditEvent, Course, Referral
 
 DENIED = "access.denied"
 
@@ -62,7 +73,8 @@ async def record_many(
     objects: list[tuple[uuid.UUID | str | None, uuid.UUID | None]],
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """One audit row per (object, patient) touched, in one INSERT."""
+    """One audit row per (object, patient) touched, in one INSERT when the session
+    commits (chained: see the module's doc); rolled back with the session's work."""
     if not objects:
         return
     base = {
@@ -80,7 +92,45 @@ async def record_many(
         base | {"object_id": str(obj) if obj is not None else None, "patient_id": patient}
         for obj, patient in objects
     ]
-    await session.execute(insert(AuditEvent), rows)
+    session.sync_session.info.setdefault(_PENDING, []).extend(rows)
+
+
+_PENDING = "ivsettle.audit_pending"
+HEAD_ID = 1
+
+
+@event.listens_for(Session, "before_commit")
+def _chain_pending(session: Session) -> None:
+    """Chain and insert the rows `record_many` queued: lock the chain head (see the
+    module's doc for why this is the last lock), link each row to the one before it."""
+    rows: list[dict[str, Any]] = session.info.pop(_PENDING, [])
+    if not rows:
+        return
+    head_query = select(AuditChainHead.seq, AuditChainHead.sha256).where(
+        AuditChainHead.id == HEAD_ID
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        head_query = head_query.with_for_update()
+    head = session.execute(head_query).one_or_none()
+    if head is None:
+        # Only a database the migration did not make lacks the head: the first link.
+        seq, sha = 0, GENESIS
+        session.execute(insert(AuditChainHead).values(id=HEAD_ID, seq=0, sha256=GENESIS))
+    else:
+        seq, sha = head
+    for row in rows:
+        seq += 1
+        sha = audit_link(sha, seq, row)
+        row["chain_seq"], row["chain_sha256"] = seq, sha
+    session.execute(insert(AuditEvent), rows)
+    session.execute(
+        update(AuditChainHead).where(AuditChainHead.id == HEAD_ID).values(seq=seq, sha256=sha)
+    )
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
 
 
 def pseudonymise(vault: CprVault, value: object) -> Any:
@@ -115,10 +165,16 @@ def _uuid(value: object) -> uuid.UUID | None:
 
 async def record_denied(request: Request, status: int, code: str) -> None:
     """A refused request: who (if the key was known), the route template, the status and
-    problem code, the object and its patient when the path names one. Never the body."""
+    problem code, the object and its patient when the path names one. Never the body.
+    Without a known client (no key, an unknown one, a bad web session, a throttled
+    address) it is no audit row but a count per address and minute (`record_outsider`):
+    an outsider must not grow the append-only log."""
     state = request.state
     principal: Principal | None = getattr(state, "principal", None)
     revoked: Principal | None = getattr(state, "revoked_client", None)
+    if principal is None and revoked is None:
+        await record_outsider(request, status, code)
+        return
     vault: CprVault = request.app.state.vault
     object_type, object_id, model = "route", None, None
     params: dict[str, Any] = {}

@@ -54,7 +54,16 @@ def serve(
     typer.echo(f"ivsettle on {describe(settings)}")
     typer.echo(f"Web pages (sign in with a key): {base}/")
     typer.echo(f"Interactive API docs: {base}/docs")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    # The app writes its own access log (redacted) and reads X-Forwarded-* itself, from
+    # the configured proxies only (IVSETTLE_TRUSTED_PROXIES); uvicorn's would trust loopback.
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
+        proxy_headers=False,
+    )
 
 
 @app.command()

@@ -20,7 +20,12 @@ from service.report.files import File
 from service.settlement import downloads, service
 from service.settlement.issue import issue_period
 from service.settlement.schemas import RegionSummaryOut
-from service.settlement.verify import IssueCheck, verify
+from service.settlement.verify import (
+    IssueCheck,
+    verify,
+    verify_audit_chain,
+    verify_expected_head,
+)
 
 
 @app.command()
@@ -79,15 +84,22 @@ def export(
     typer.echo(f"wrote {target}")
 
 
-async def verify_settlements(settings: Settings, period: str | None) -> list[IssueCheck]:
+async def verify_settlements(
+    settings: Settings, period: str | None, expect_head: str | None = None
+) -> tuple[list[IssueCheck], list[str]]:
     """Run `verify` in one read-only snapshot (REPEATABLE READ on PostgreSQL), so an issue
-    made meanwhile is either wholly seen or not at all."""
+    made meanwhile is either wholly seen or not at all; with the audit chain's problems
+    (and the expected head's) besides."""
     wanted = Period.parse(period) if period is not None else None
     async with standalone_session(settings) as session:
         if session.get_bind().dialect.name == "postgresql":
             # Before the first statement: the transaction it begins is the snapshot.
             await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        return await verify(session, wanted)
+        checks = await verify(session, wanted)
+        other = await verify_audit_chain(session)
+        if expect_head is not None:
+            other.extend(await verify_expected_head(session, expect_head))
+        return checks, other
 
 
 @app.command("verify")
@@ -96,6 +108,14 @@ def verify_command(
         str | None, typer.Argument(help="Only this period (YYYY-MM); default: every issue")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+    expect_head: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-head",
+            help="An issue chain hash printed on a statement: fail unless an issue has it "
+            "(and, as always, unless every link before it is intact)",
+        ),
+    ] = None,
 ) -> None:
     """Recompute every issued statement from the recorded history and check its hash.
 
@@ -103,7 +123,7 @@ def verify_command(
     a silent change of data or code shows up as a failed run)."""
     settings = prepared_settings()
     try:
-        checks = asyncio.run(verify_settlements(settings, period))
+        checks, other = asyncio.run(verify_settlements(settings, period, expect_head))
     except (ServiceError, DomainError) as exc:
         fail(exc)
     if as_json:
@@ -136,7 +156,12 @@ def verify_command(
                     typer.echo(f"  {c.period} {s.municipality_code} no. {s.number}: {problem}")
         if not checks:
             typer.echo("no issued periods to verify")
+    for problem in other:
+        typer.echo(f"FAILED {problem}", err=as_json)
     failed = [c.period for c in checks if not c.ok]
     if failed:
         typer.echo(f"verification failed for {', '.join(failed)}", err=True)
+    if other:
+        typer.echo("verification failed: " + "; ".join(other), err=True)
+    if failed or other:
         raise typer.Exit(code=1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 
 from sqlalchemy import Select, func, insert, select, update
@@ -147,16 +147,49 @@ async def record_version(
     )
 
 
-async def raise_revisions(
-    session: AsyncSession, course_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, int]:
-    """Raise the revision of courses whose visits change, returning the new revisions. The
-    UPDATE takes the rows' locks, so concurrent writers of one course get distinct ones."""
+async def lock_visible_courses(
+    session: AsyncSession, principal: Principal, course_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, Course]:
+    """The visible courses among `course_ids`, each row locked until commit and read as it
+    stands once the lock is held.
+
+    The one lock order of course rows: by id, and before anything else the transaction
+    writes (the audit log's rows come last). `SELECT … ORDER BY id FOR NO KEY UPDATE` locks
+    in the order of the sort; an `UPDATE … WHERE id IN (…)` locks in the order it finds the
+    rows (heap order, which every update changes), however the list is sorted, and two
+    overlapping visit batches then deadlocked (40P01). `NO KEY UPDATE` is what an UPDATE of
+    the revision takes itself: it does not block inserts that only reference the course."""
     if not course_ids:
         return {}
+    courses = await session.scalars(
+        visible_courses(principal)
+        .where(Course.id.in_(sorted(course_ids)))
+        .order_by(Course.id)
+        .with_for_update(key_share=True)  # FOR NO KEY UPDATE
+        .execution_options(populate_existing=True)
+    )
+    return {c.id: c for c in courses}
+
+
+async def raise_revisions(
+    session: AsyncSession, course_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """Raise the revision of courses whose visits change, returning the new revisions. The
+    rows are locked first, in id order (see `lock_visible_courses`; already held, that
+    waits for nothing), so concurrent writers of one course get distinct revisions in the
+    order they commit, and writers of overlapping sets of courses never deadlock."""
+    if not course_ids:
+        return {}
+    ordered = sorted(course_ids)
+    await session.execute(
+        select(Course.id)
+        .where(Course.id.in_(ordered))
+        .order_by(Course.id)
+        .with_for_update(key_share=True)  # FOR NO KEY UPDATE
+    )
     rows = await session.execute(
         update(Course)
-        .where(Course.id.in_(sorted(course_ids)))
+        .where(Course.id.in_(ordered))
         .values(revision=Course.revision + 1)
         .returning(Course.id, Course.revision)
         .execution_options(synchronize_session=False)

@@ -6,10 +6,21 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response, status
 
-from service.course import service
-from service.course.schemas import CancelIn, CompleteIn, CorrectionIn, CourseOut, CourseSearch
+from service.course import service, transfers
+from service.course.schemas import (
+    CancelIn,
+    CompleteIn,
+    CorrectionIn,
+    CourseOut,
+    CourseSearch,
+    TransferDecisionIn,
+    TransferIn,
+    TransferOut,
+    TransferSearch,
+    TransferStatus,
+)
 from service.deps import Ctx, require
 from service.domain.vocabulary import CourseStatus
 from service.kit.openapi_responses import problems
@@ -76,9 +87,93 @@ async def cancel_course(course_id: uuid.UUID, body: CancelIn, ctx: Writer) -> Co
         "end_before_start",
         "end_date_in_future",
         "before_agreement",
+        "start_date_in_future",
         "unknown_municipality",
+        "transfer_required",
         conflict="The course is cancelled, or the change meets another active course",
     ),
 )
 async def correct_course(course_id: uuid.UUID, body: CorrectionIn, ctx: Writer) -> CourseOut:
     return await service.correct_course(ctx, course_id, body)
+
+
+# Transfers: the municipality that has a course proposes its move; the receiving one
+# accepts or declines; the region's move is in effect at once.
+
+Mover = Annotated[Ctx, Depends(require("municipality", "region"))]
+
+
+@router.post(
+    "/courses/{course_id}/transfers",
+    response_model=TransferOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"description": "The same proposal already awaits an answer"},
+        **problems(
+            "course_not_found",
+            "course_cancelled",
+            "transfer_pending",
+            "active_course_exists",
+            "same_municipality",
+            "unknown_municipality",
+            conflict="The course is cancelled, another transfer of it awaits an answer, or"
+            " the patient has an active course of this type there",
+        ),
+    },
+)
+async def propose_transfer(
+    course_id: uuid.UUID, body: TransferIn, response: Response, ctx: Mover
+) -> TransferOut:
+    out, created = await transfers.propose_transfer(ctx, course_id, body)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return out
+
+
+@router.get("/transfers", response_model=list[TransferOut])
+async def list_transfers(
+    ctx: Reader,
+    transfer_status: Annotated[TransferStatus | None, Query(alias="status")] = None,
+    course_id: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+) -> list[TransferOut]:
+    criteria = TransferSearch(transfer_status, course_id)
+    return await transfers.list_transfers(ctx, criteria, limit, offset)
+
+
+@router.post(
+    "/transfers/{transfer_id}/accept",
+    response_model=TransferOut,
+    responses=problems(
+        "transfer_not_found",
+        "transfer_not_pending",
+        "course_cancelled",
+        "active_course_exists",
+        "not_receiving_municipality",
+        conflict="The transfer was answered already, its course was cancelled, or the"
+        " patient has an active course of this type here",
+    ),
+)
+async def accept_transfer(transfer_id: uuid.UUID, ctx: Writer) -> TransferOut:
+    return await transfers.accept_transfer(ctx, transfer_id)
+
+
+@router.post(
+    "/transfers/{transfer_id}/decline",
+    response_model=TransferOut,
+    responses=problems("transfer_not_found", "transfer_not_pending", "not_receiving_municipality"),
+)
+async def decline_transfer(
+    transfer_id: uuid.UUID, body: TransferDecisionIn, ctx: Writer
+) -> TransferOut:
+    return await transfers.decline_transfer(ctx, transfer_id, body)
+
+
+@router.post(
+    "/transfers/{transfer_id}/withdraw",
+    response_model=TransferOut,
+    responses=problems("transfer_not_found", "transfer_not_pending", "not_sending_municipality"),
+)
+async def withdraw_transfer(transfer_id: uuid.UUID, ctx: Writer) -> TransferOut:
+    return await transfers.withdraw_transfer(ctx, transfer_id)

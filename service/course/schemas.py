@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,7 +17,8 @@ from service.domain.vocabulary import (
     Setting,
     TreatmentType,
 )
-from service.kit.contract import Money, PeriodText
+from service.kit.contract import IsoDate, Money, PeriodText
+from service.kit.text import FreeText, Text
 
 
 class CorrectionOut(BaseModel):
@@ -88,25 +89,25 @@ class CourseOut(BaseModel):
 class CompleteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    end_date: date
+    end_date: IsoDate
     reason: EndReason
-    note: str | None = Field(default=None, max_length=2000)
+    note: Annotated[str, FreeText(max_length=2000)] | None = None
 
 
 class CancelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Annotated[str, FreeText(max_length=2000, min_length=1)]
 
 
 class CorrectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    start_date: date | None = None
-    end_date: date | None = None
+    start_date: IsoDate | None = None
+    end_date: IsoDate | None = None
     treatment_type: TreatmentType | None = None
-    municipality_code: str | None = Field(default=None, min_length=3, max_length=3)
-    reason: str = Field(min_length=1, max_length=2000)
+    municipality_code: Annotated[str, Text(max_length=3, min_length=3)] | None = None
+    reason: Annotated[str, FreeText(max_length=2000, min_length=1)]
 
 
 @dataclass(frozen=True)
@@ -117,3 +118,56 @@ class CourseSearch:
     status: CourseStatus | None = None
     started_from: date | None = None
     started_to: date | None = None
+
+
+TransferStatus = Literal["proposed", "accepted", "declined", "withdrawn"]
+
+
+class TransferIn(BaseModel):
+    """A move of the course to another municipality: proposed by the municipality that has
+    it (in effect once the receiving one accepts); made by the region, in effect at once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    municipality_code: Annotated[str, Text(max_length=3, min_length=3)]
+    reason: Annotated[str, FreeText(max_length=2000, min_length=1)]
+
+
+class TransferDecisionIn(BaseModel):
+    """The receiving municipality's answer, with an optional note to the sending one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: Annotated[str, FreeText(max_length=2000)] | None = None
+
+
+class TransferOut(BaseModel):
+    """A transfer as both municipalities and the region see it. It names the course and what
+    the receiving municipality needs to decide; the patient's CPR number is shown with the
+    course itself, to the municipality that has it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    course_id: uuid.UUID
+    from_municipality_code: str
+    to_municipality_code: str
+    status: TransferStatus
+    reason: str
+    treatment_type: TreatmentType
+    setting: Setting
+    start_date: date
+    hospital_code: str
+    proposed_at: datetime
+    proposed_by: uuid.UUID
+    decided_at: datetime | None
+    decided_by: uuid.UUID | None
+    decision_note: str | None
+
+
+@dataclass(frozen=True)
+class TransferSearch:
+    """What a search of transfers filters on; None: not filtered on."""
+
+    status: TransferStatus | None = None
+    course_id: uuid.UUID | None = None

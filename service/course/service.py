@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -117,6 +117,23 @@ def _invalid(code: ProblemCode, field: str, message: str) -> Invalid:
     return Invalid(code, message, [Violation(code, field, message)])
 
 
+def refuse_far_start(ctx: Ctx, start_date: date, field: str = "start_date") -> None:
+    """No start date later than today (Europe/Copenhagen) plus the configured margin: a
+    course is registered when it starts, not planned months (or millennia) ahead."""
+    latest = ctx.clock.today() + timedelta(days=ctx.future_date_margin_days)
+    if start_date > latest:
+        message = (
+            f"the start date may lie at most {ctx.future_date_margin_days} day(s) past today,"
+            f" i.e. on or before {latest.isoformat()}"
+        )
+        raise Invalid(
+            "start_date_in_future",
+            message,
+            [Violation("start_date_in_future", field, message)],
+            latest_date=latest.isoformat(),
+        )
+
+
 async def _changed(
     ctx: Ctx, course: Course, change: str, action: str, detail: dict[str, Any] | None = None
 ) -> None:
@@ -186,6 +203,22 @@ async def correct_course(ctx: Ctx, course_id: uuid.UUID, body: CorrectionIn) -> 
         raise _invalid(
             "nothing_to_correct", "body", "the correction changes no value of the course"
         )
+    if "municipality_code" in changes and not await reference_repository.is_municipality(
+        ctx.session, changes["municipality_code"]
+    ):
+        raise _invalid(
+            "unknown_municipality",
+            "municipality_code",
+            "the municipality must be one of the region's 29",
+        )
+    if "municipality_code" in changes:
+        # The receiving municipality would see the patient without having accepted anything.
+        raise _invalid(
+            "transfer_required",
+            "municipality_code",
+            "a course moves to another municipality when that municipality accepts it:"
+            f" propose it with POST /api/v1/courses/{course.id}/transfers",
+        )
     if "end_date" in changes and course.status != "completed":
         raise _invalid(
             "course_not_completed", "end_date", "complete the course to set its end date"
@@ -196,17 +229,21 @@ async def correct_course(ctx: Ctx, course_id: uuid.UUID, body: CorrectionIn) -> 
         raise _invalid("end_before_start", "end_date", "the end date is before the course start")
     if end is not None and end > ctx.clock.today():
         raise _invalid("end_date_in_future", "end_date", "the end date lies in the future")
+    if "start_date" in changes:
+        refuse_far_start(ctx, start)
     if "start_date" in changes and await version_valid_on(ctx.session, start) is None:
         raise _invalid("before_agreement", "start_date", "no tariff version covers this start date")
-    if "municipality_code" in changes and not await reference_repository.is_municipality(
-        ctx.session, changes["municipality_code"]
-    ):
-        raise _invalid(
-            "unknown_municipality",
-            "municipality_code",
-            "the municipality must be one of the region's 29",
-        )
 
+    await apply_changes(ctx, course, changes, body.reason, "course.correct")
+    return await course_out(ctx, course)
+
+
+async def apply_changes(
+    ctx: Ctx, course: Course, changes: dict[str, Any], reason: str, action: str
+) -> None:
+    """Change the course's values after the fact, keeping the previous ones with who and
+    why (a correction), and record the new version: what a settlement run settles anew. A
+    correction and an accepted transfer (course/transfers.py) go through here alike."""
     previous = {field: _jsonable(getattr(course, field)) for field in changes}
     try:
         async with ctx.session.begin_nested():
@@ -218,7 +255,7 @@ async def correct_course(ctx: Ctx, course_id: uuid.UUID, body: CorrectionIn) -> 
                 CourseCorrection(
                     id=uuid.uuid4(),
                     course_id=course.id,
-                    reason=body.reason,
+                    reason=reason,
                     previous=previous,
                     corrected={f: _jsonable(v) for f, v in changes.items()},
                     corrected_at=ctx.now,
@@ -230,8 +267,7 @@ async def correct_course(ctx: Ctx, course_id: uuid.UUID, body: CorrectionIn) -> 
             "active_course_exists",
             "the patient already has an active course of this type in that municipality",
         ) from None
-    await _changed(ctx, course, "corrected", "course.correct", {"fields": sorted(changes)})
-    return await course_out(ctx, course)
+    await _changed(ctx, course, "corrected", action, {"fields": sorted(changes)})
 
 
 def _jsonable(value: Any) -> Any:

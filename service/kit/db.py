@@ -55,6 +55,10 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    # INSERT OR REPLACE (REPLACE INTO) deletes the row it replaces; without recursive
+    # triggers that delete fires no trigger, so it would rewrite a write-once row past its
+    # no-delete trigger. With them it is refused like any DELETE.
+    cursor.execute("PRAGMA recursive_triggers=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()

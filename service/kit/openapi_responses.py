@@ -8,7 +8,8 @@ document rather than repeated on each route:
 
 - every operation needs a key: 401 (no, unknown or revoked key) and 403 (role);
 - a path parameter names an object: 404 (missing, or another organisation's: hidden);
-- parameters or a body can break the contract or the agreement: 422;
+- parameters or a body can break the contract or the agreement, and any request can
+  carry a NUL character (service/kit/nul.py): 422;
 - a body can be unreadable (400) or too large (413).
 
 Each error answer lists the problem codes it can carry, in its description and, for tools,
@@ -50,6 +51,7 @@ DESCRIPTIONS: dict[int, str] = {
     404: "No such object for this client (another organisation's objects are not shown)",
     409: "Conflicts with stored state",
     413: "The body is larger than the service accepts",
+    429: "Too many failed authentications from this address: wait `Retry-After` seconds",
     422: "The request breaks the contract or the agreement; `violations` names each rule",
     503: "Collided with concurrent requests; nothing was stored: send it again (`Retry-After`)",
 }
@@ -63,6 +65,7 @@ RULE_CODES: dict[int, tuple[ProblemCode, ...]] = {
     401: ("missing_api_key", "invalid_api_key"),
     403: ("role_not_allowed",),
     413: ("request_too_large",),
+    429: ("too_many_attempts",),
     422: ("invalid_request",),
     503: ("retry_exhausted",),
 }
@@ -136,7 +139,7 @@ def problem_response(
         response["headers"] = {
             "WWW-Authenticate": {"required": True, "schema": {"type": "string", "const": "Bearer"}}
         }
-    if status == 503:
+    if status in (429, 503):
         response["headers"] = {
             "Retry-After": {
                 "required": True,
@@ -156,11 +159,10 @@ def _settles_a_period(operation: dict[str, Any]) -> bool:
 def _statuses(operation: dict[str, Any]) -> list[int]:
     parameters = operation.get("parameters", [])
     has_body = "requestBody" in operation
-    statuses = [401, 403, 503] if operation.get("security") else [503]
+    statuses = [401, 403, 429, 503] if operation.get("security") else [503]
     if any(p.get("in") == "path" for p in parameters):
         statuses.append(404)
-    if parameters or has_body:
-        statuses.append(422)
+    statuses.append(422)  # any request: a NUL in its query or headers (service/kit/nul.py)
     if has_body:
         statuses += [400, 413]
     if _settles_a_period(operation):

@@ -30,12 +30,15 @@ ProblemCode = Literal[
     "not_signed_in",
     "role_not_allowed",
     "hospital_mismatch",
+    "not_receiving_municipality",
+    "not_sending_municipality",
     "csrf_token_invalid",
     "cross_site_request",
     # 404
     "not_found",
     "referral_not_found",
     "course_not_found",
+    "transfer_not_found",
     "municipality_not_found",
     "statement_not_found",
     "tariff_not_found",
@@ -47,6 +50,8 @@ ProblemCode = Literal[
     "active_course_exists",
     "course_not_active",
     "course_cancelled",
+    "transfer_pending",
+    "transfer_not_pending",
     "visit_conflict",
     "tariff_version_exists",
     "missing_price_index",
@@ -64,12 +69,17 @@ ProblemCode = Literal[
     "invalid_quarter",
     "end_before_start",
     "end_date_in_future",
+    "start_date_in_future",
+    "transfer_required",
+    "same_municipality",
     "nothing_to_correct",
     "course_not_completed",
     "unknown_municipality",
     "visit_outside_course",
     "visit_in_future",
     "domain_error",
+    # 429
+    "too_many_attempts",
     # 500, 503
     "internal_error",
     "retry_exhausted",
@@ -102,11 +112,18 @@ PROBLEM_CODES: Final[Mapping[ProblemCode, CodeMeaning]] = {
     "not_signed_in": CodeMeaning(401, "web pages: sign in first"),
     "role_not_allowed": CodeMeaning(403, "the key's role may not do this"),
     "hospital_mismatch": CodeMeaning(403, "a hospital posts referrals for itself only"),
+    "not_receiving_municipality": CodeMeaning(
+        403, "only the receiving municipality accepts or declines a transfer"
+    ),
+    "not_sending_municipality": CodeMeaning(
+        403, "only the sending municipality withdraws a transfer"
+    ),
     "csrf_token_invalid": CodeMeaning(403, "web pages: the form's CSRF token is wrong"),
     "cross_site_request": CodeMeaning(403, "web pages: a form posted from another site"),
     "not_found": CodeMeaning(404, "no such path"),
     "referral_not_found": CodeMeaning(404, "no such referral for this client"),
     "course_not_found": CodeMeaning(404, "no such course for this client"),
+    "transfer_not_found": CodeMeaning(404, "no such transfer for this client"),
     "municipality_not_found": CodeMeaning(404, "no municipality with this code"),
     "statement_not_found": CodeMeaning(404, "no such statement for this client"),
     "tariff_not_found": CodeMeaning(404, "no tariff version with this id"),
@@ -123,6 +140,12 @@ PROBLEM_CODES: Final[Mapping[ProblemCode, CodeMeaning]] = {
     ),
     "course_not_active": CodeMeaning(409, "the course is no longer active (`course_status`)"),
     "course_cancelled": CodeMeaning(409, "the course is cancelled"),
+    "transfer_pending": CodeMeaning(
+        409, "a transfer of the course to another municipality awaits an answer (`transfer_id`)"
+    ),
+    "transfer_not_pending": CodeMeaning(
+        409, "the transfer was already answered or withdrawn (`transfer_status`)"
+    ),
     "visit_conflict": CodeMeaning(409, "a visit with this id is stored with other content"),
     "tariff_version_exists": CodeMeaning(
         409, "another tariff version with this valid_from is loaded (`tariff_id`)"
@@ -133,6 +156,9 @@ PROBLEM_CODES: Final[Mapping[ProblemCode, CodeMeaning]] = {
     "period_closed": CodeMeaning(409, "the period lies before the last issued one"),
     "issue_in_progress": CodeMeaning(409, "another issue is being made; ask again"),
     "request_too_large": CodeMeaning(413, "the body is larger than the service accepts"),
+    "too_many_attempts": CodeMeaning(
+        429, "too many failed sign-ins from this address; wait `Retry-After` seconds"
+    ),
     "invalid_request": CodeMeaning(422, "the request does not match the contract"),
     "out_of_scope": CodeMeaning(422, "outside the agreement's scope (`violations`)"),
     "before_agreement": CodeMeaning(422, "before the first tariff version of the agreement"),
@@ -140,6 +166,13 @@ PROBLEM_CODES: Final[Mapping[ProblemCode, CodeMeaning]] = {
     "invalid_quarter": CodeMeaning(422, "a quarter is written YYYYQn"),
     "end_before_start": CodeMeaning(422, "the end date is before the course start"),
     "end_date_in_future": CodeMeaning(422, "the end date lies in the future"),
+    "start_date_in_future": CodeMeaning(
+        422, "the start date lies past today plus the allowed margin (`latest_date`)"
+    ),
+    "transfer_required": CodeMeaning(
+        422, "a municipality moves a course to another municipality by a transfer"
+    ),
+    "same_municipality": CodeMeaning(422, "the course is already in that municipality"),
     "nothing_to_correct": CodeMeaning(422, "the correction changes no value"),
     "course_not_completed": CodeMeaning(422, "complete the course to set its end date"),
     "unknown_municipality": CodeMeaning(422, "not one of the region's municipalities"),

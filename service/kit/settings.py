@@ -6,7 +6,7 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ivsettle.db"
@@ -31,6 +31,17 @@ class Settings(BaseSettings):
     key_file: Path = Path("ivsettle-keys.json")
     tariff_dir: Path | None = None
     max_body_bytes: int = 2_000_000
+    trusted_proxies: str = ""
+    """Addresses (comma-separated; CIDR allowed) of the reverse proxies whose X-Forwarded-For
+    and X-Forwarded-Proto are believed. Default: none, the peer's own address counts."""
+    auth_failures_per_minute: int = 100
+    """Failed authentications an address may make in a moving minute before 429."""
+    denied_attempts_retention_days: int = 30
+    """How long the per-address, per-minute counts of denied attempts are kept."""
+    future_date_margin_days: int = Field(default=7, ge=0, le=31)
+    """How far past today (Europe/Copenhagen) a start date may lie: a municipality accepts a
+    referral some days before discharge (a weekend or a holiday in between), never a plan for
+    months ahead. End dates may not lie past today at all."""
     echo_sql: bool = False
 
     @field_validator("now")

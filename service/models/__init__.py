@@ -1,10 +1,11 @@
 """All ORM tables, one module per aggregate; importing this registers them on Base.metadata."""
 
-from service.models.audit import AuditEvent
+from service.models.audit import AuditChainHead, AuditEvent
 from service.models.base import Base
 from service.models.care import (
     Course,
     CourseCorrection,
+    CourseTransfer,
     CourseVersion,
     Patient,
     Referral,
@@ -12,6 +13,7 @@ from service.models.care import (
 )
 from service.models.client import ApiClient
 from service.models.reference import Hospital, Municipality, PriceIndex, TariffRate, TariffVersion
+from service.models.security import DeniedAttempt, SignedOutSession
 from service.models.settlement import (
     CoursePosition,
     SettlementInput,
@@ -23,12 +25,15 @@ from service.models.settlement import (
 
 __all__ = [
     "ApiClient",
+    "AuditChainHead",
     "AuditEvent",
     "Base",
     "Course",
     "CourseCorrection",
     "CoursePosition",
+    "CourseTransfer",
     "CourseVersion",
+    "DeniedAttempt",
     "Hospital",
     "Municipality",
     "Patient",
@@ -36,6 +41,7 @@ __all__ = [
     "Referral",
     "SettlementInput",
     "SettlementIssue",
+    "SignedOutSession",
     "Statement",
     "StatementFile",
     "StatementLine",

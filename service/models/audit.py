@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, BigInteger, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.models.base import Base, SerialPk, UtcDateTime
@@ -30,3 +30,17 @@ class AuditEvent(Base):
     patient_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     request_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The audit chain (service.domain.chain.audit_link): the row's place and hash.
+    chain_seq: Mapped[int | None] = mapped_column(BigInteger, index=True, unique=True)
+    chain_sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """The audit chain's last link (one row, id 1): the one row an audited write updates,
+    as the last statement before its commit (service.access.audit)."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))

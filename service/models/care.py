@@ -161,3 +161,35 @@ class Visit(Base):
     # The course revision this visit's insert produced: the visits of revision R are the
     # ones with course_revision <= R (visits are never updated or deleted).
     course_revision: Mapped[int] = mapped_column(default=1, server_default="1")
+
+
+class CourseTransfer(Base):
+    """A change of a course's municipality: proposed by the municipality that has the course
+    and in effect only once the receiving one accepts it; the region's is in effect at once.
+    At most one proposal of a course awaits an answer."""
+
+    __tablename__ = "course_transfers"
+    __table_args__ = (
+        Index(
+            "uq_course_transfers_one_proposed",
+            "course_id",
+            unique=True,
+            sqlite_where=text("status = 'proposed'"),
+            postgresql_where=text("status = 'proposed'"),
+        ),
+    )
+
+    id: Mapped[UuidPk]
+    course_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("courses.id"), index=True)
+    from_municipality_code: Mapped[str] = mapped_column(
+        ForeignKey("municipalities.code"), index=True
+    )
+    to_municipality_code: Mapped[str] = mapped_column(ForeignKey("municipalities.code"), index=True)
+    # proposed | accepted | declined | withdrawn
+    status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(2000))
+    proposed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    proposed_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_clients.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_clients.id"))
+    decision_note: Mapped[str | None] = mapped_column(String(2000))

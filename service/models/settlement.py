@@ -30,6 +30,12 @@ class SettlementIssue(Base):
     tariff_versions: Mapped[dict[str, Any]] = mapped_column(JSON)
     price_indices: Mapped[dict[str, Any]] = mapped_column(JSON)
     courses_considered: Mapped[int]
+    # The issue chain (service.domain.chain.issue_link): this issue's hash over its
+    # statements' hashes, the audit chain's head when it was made and the hash before it.
+    previous_sha256: Mapped[str | None] = mapped_column(String(64))
+    chain_sha256: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
+    audit_seq: Mapped[int | None] = mapped_column(BigInteger)
+    audit_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
 class Statement(Base):

@@ -78,7 +78,11 @@ async def withdraw_referral(
     responses={
         200: {"description": "Already accepted with the same values"},
         **problems(
-            "referral_not_found", "referral_not_pending", "active_course_exists", "before_agreement"
+            "referral_not_found",
+            "referral_not_pending",
+            "active_course_exists",
+            "before_agreement",
+            "start_date_in_future",
         ),
     },
 )

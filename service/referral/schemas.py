@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -15,7 +16,8 @@ from service.domain.vocabulary import (
     Setting,
     TreatmentType,
 )
-from service.kit.contract import TreatmentTypeText
+from service.kit.contract import Count, Flag, IsoDate, LocalTime, TreatmentTypeText
+from service.kit.text import FreeText, Text
 
 
 class ReferralIn(BaseModel):
@@ -45,22 +47,27 @@ class ReferralIn(BaseModel):
         },
     )
 
-    external_ref: str = Field(min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$")
-    hospital_code: str = Field(min_length=1, max_length=10)
-    department: str | None = Field(default=None, max_length=200)
+    external_ref: Annotated[str, FreeText(max_length=100, min_length=1, pattern=r"^[\x21-\x7e]+$")]
+    hospital_code: Annotated[str, Text(max_length=10, min_length=1)]
+    department: Annotated[str, FreeText(max_length=200)] | None = None
     patient_cpr: str = Field(description="10 digits, DDMMYY-SSSS; never echoed in errors")
-    municipality_code: str = Field(min_length=1, max_length=3)
+    municipality_code: Annotated[str, Text(max_length=3, min_length=1)]
     treatment_type: TreatmentTypeText
-    expected_start_date: date
-    planned_days: int = Field(ge=1, le=365)
-    visits_per_day: int = Field(ge=1, le=24)
-    administration_times: list[time] = Field(min_length=1, max_length=24)
-    minutes_per_administration: int = Field(ge=1, le=1440)
-    first_dose_given_in_hospital: bool
-    iv_access: str | None = Field(default=None, max_length=50)
-    parenteral_nutrition: bool = False
-    must_not_be_left_alone: bool = False
-    physician_contact: str | None = Field(default=None, max_length=200)
+    expected_start_date: IsoDate
+    planned_days: Count = Field(ge=1, le=365)
+    visits_per_day: Count = Field(ge=1, le=24)
+    administration_times: list[LocalTime] = Field(
+        min_length=1,
+        max_length=24,
+        description="Local times HH:MM, each once",
+        json_schema_extra={"uniqueItems": True},
+    )
+    minutes_per_administration: Count = Field(ge=1, le=1440)
+    first_dose_given_in_hospital: Flag
+    iv_access: Annotated[str, FreeText(max_length=50)] | None = None
+    parenteral_nutrition: Flag = False
+    must_not_be_left_alone: Flag = False
+    physician_contact: Annotated[str, FreeText(max_length=200)] | None = None
 
     @field_validator("patient_cpr", mode="before")
     @classmethod
@@ -77,6 +84,8 @@ class ReferralIn(BaseModel):
     def _local_times(cls, value: list[time]) -> list[time]:
         if any(t.tzinfo is not None for t in value):
             raise ValueError("administration times are local times HH:MM without a zone")
+        if len(set(value)) != len(value):
+            raise ValueError("each administration time is given once")
         return value
 
 
@@ -112,7 +121,7 @@ class ReferralOut(BaseModel):
 class AcceptIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    start_date: date = Field(description="The first municipal treatment day")
+    start_date: IsoDate = Field(description="The first municipal treatment day")
     setting: Setting
 
 
@@ -120,7 +129,7 @@ class RejectIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: RejectionReason
-    note: str | None = Field(default=None, max_length=2000)
+    note: Annotated[str, FreeText(max_length=2000)] | None = None
 
 
 @dataclass(frozen=True)

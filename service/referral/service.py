@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from service.access.patients import reveal_cprs
 from service.course import repository as course_repository
 from service.course.schemas import CourseOut
-from service.course.service import course_out
+from service.course.service import course_out, refuse_far_start
 from service.deps import Ctx
 from service.domain.scope import ReferralFacts, Violation, scope_violations
 from service.domain.vocabulary import ReferralStatus
@@ -20,6 +20,7 @@ from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.kit.rows import from_row
 from service.models import Course, Referral
 from service.referral import repository
+from service.referral.disclosure import ACTIVE_COURSE, ActiveCourseConflict
 from service.referral.schemas import AcceptIn, ReferralIn, ReferralOut, ReferralSearch, RejectIn
 from service.tariff.repository import version_valid_on
 
@@ -154,24 +155,22 @@ async def list_referrals(
     return await _present(ctx, referrals)
 
 
-_ACTIVE_COURSE = "the patient already has an active course of this type in this municipality"
-
-
 async def _refuse_if_active(
     ctx: Ctx, patient_id: uuid.UUID, treatment_type: str, municipality_code: str
 ) -> None:
-    """§2.2: one active course per patient, treatment type and municipality; the conflict
-    names the course that is active."""
+    """§2.2: one active course per patient, treatment type and municipality. The refusal
+    reveals that the person is in treatment: it is an audited read (referral/disclosure.py),
+    and it names the course only to the hospital whose referral created it and to the
+    municipality that treats it, never to another hospital."""
     active = await repository.active_course(
         ctx.session, patient_id, treatment_type, municipality_code
     )
     if active is not None:
-        raise Conflict(
-            "active_course_exists",
-            _ACTIVE_COURSE,
-            course_id=str(active.id),
-            course=f"/api/v1/courses/{active.id}",
+        principal = ctx.principal
+        shown = (principal.role == "hospital" and principal.org_code == active.hospital_code) or (
+            principal.role == "municipality" and principal.org_code == active.municipality_code
         )
+        raise ActiveCourseConflict(active.id, active.patient_id, shown)
 
 
 async def _visible(ctx: Ctx, referral_id: uuid.UUID, for_update: bool = False) -> Referral:
@@ -256,6 +255,7 @@ async def accept_referral(
         )
     if referral.status != "pending":
         raise _not_pending(referral)
+    refuse_far_start(ctx, body.start_date)
     if await version_valid_on(ctx.session, body.start_date) is None:
         raise Invalid(
             "before_agreement",
@@ -289,7 +289,7 @@ async def accept_referral(
             ctx.session.add(course)
     except IntegrityError:
         # The unique index on active courses: a concurrent accept of another referral won.
-        raise Conflict("active_course_exists", _ACTIVE_COURSE) from None
+        raise Conflict("active_course_exists", ACTIVE_COURSE) from None
     await course_repository.record_version(
         ctx.session, course, "created", ctx.now, ctx.principal.client_id
     )

@@ -76,6 +76,10 @@ LINE_HEADINGS: Final = (
 
 Cell = str | int | Decimal
 
+#: The issue chain as a statement's files print it (`ivsettle verify --expect-head`).
+CHAIN_ISSUE_LABEL: Final = "Kædehash (denne udstedelse)"
+CHAIN_PREVIOUS_LABEL: Final = "Kædehash (forrige udstedelse)"
+
 
 def treatment_label(key: str) -> str:
     """The Danish name of a treatment type; an unknown type (the tariff is data) as is."""
@@ -146,6 +150,14 @@ def statement_number(s: StatementView) -> str:
     if s.number is None or s.number_year is None:
         return "Kladde"
     return f"{s.number_year}-{s.number:04d}"
+
+
+def chain_rows(s: StatementView) -> tuple[tuple[str, str], ...]:
+    """The issue chain's head as a file prints it: (label, hex hash) for the issue's own
+    chain hash and the one it extends; nothing for a draft or an unchained issue."""
+    if s.chain is None:
+        return ()
+    return ((CHAIN_ISSUE_LABEL, s.chain.issue), (CHAIN_PREVIOUS_LABEL, s.chain.previous))
 
 
 def line_cells(line: LineView) -> tuple[Cell, ...]:

@@ -3,7 +3,8 @@
 The document finance files: title, payer (name, CVR, EAN/GLN) and payee (municipality and
 kommunekode), period, statement number ("2025-0001", or "Kladde" for a draft, which is
 also marked UDKAST in the heading and as a watermark on every page), issue date, totals
-(regular, adjustments, grand total; by treatment type, tier and hospital), the regular
+(regular, adjustments, grand total; by treatment type, tier and hospital), the issue
+chain's head of an issued statement (its issue's chain hash and the one before), the regular
 lines and the adjustments in separate tables (adjustments with the period they concern
 and the reason), and the SHA-256 hash of the statement in every page's footer together
 with "Side x af y". Long tables break across pages with their header row repeated.
@@ -35,6 +36,7 @@ from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, T
 from service.report.labels import (
     KIND_LABELS,
     STATE_LABELS,
+    chain_rows,
     date_text,
     document_time,
     kr_text,
@@ -222,6 +224,16 @@ def _facts(s: StatementView) -> Table:
     return _grid(data, [BODY_WIDTH / 4] * 4, font_size=9.5)
 
 
+def _chain(s: StatementView) -> list[Flowable]:
+    """The issue chain's head (an issued statement): the hashes `ivsettle verify
+    --expect-head` takes, so every municipality holds a copy of the chain."""
+    rows = chain_rows(s)
+    if not rows:
+        return []
+    data = [["Udstedelseskæde", "SHA-256"], *[list(row) for row in rows]]
+    return [Spacer(1, 3 * mm), _grid(data, (50 * mm, BODY_WIDTH - 50 * mm), font_size=8)]
+
+
 def _summary(s: StatementView) -> Table:
     data = [
         ["Sammendrag", "Beløb"],
@@ -344,6 +356,7 @@ def _story(s: StatementView) -> list[Flowable]:
         _parties(s),
         Spacer(1, 3 * mm),
         _facts(s),
+        *_chain(s),
         Spacer(1, 4 * mm),
         _summary(s),
         Spacer(1, 4 * mm),
@@ -389,7 +402,8 @@ def _render(s: StatementView, pages: _Pages) -> tuple[bytes, int]:
         subject=f"Afregningsopgørelse {number}, {s.municipality_name}, {period_label(s.period)}",
         creator="ivsettle",
         producer="ivsettle (ReportLab)",
-        keywords=[f"SHA-256 {s.hash}"] if s.hash else [],
+        keywords=([f"SHA-256 {s.hash}"] if s.hash else [])
+        + ([f"Kæde {s.chain.issue}"] if s.chain else []),
         invariant=1,
         pageCompression=1,
         lang="da-DK",

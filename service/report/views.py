@@ -23,6 +23,16 @@ class PayerView(Protocol):
     def gln(self) -> str: ...
 
 
+class ChainView(Protocol):
+    """An issued statement's place in the issue chain: the head its issue extends and the
+    issue's own chain hash (hex SHA-256)."""
+
+    @property
+    def previous(self) -> str: ...
+    @property
+    def issue(self) -> str: ...
+
+
 class TotalView(Protocol):
     """One row of a breakdown: the key (a treatment type, tier or hospital) and kr."""
 
@@ -108,6 +118,8 @@ class StatementView(_OfMunicipality, _Settled, Protocol):
     def number_year(self) -> int | None: ...
     @property
     def lines(self) -> Sequence[LineView]: ...
+    @property
+    def chain(self) -> ChainView | None: ...
 
 
 class MunicipalityTotalView(_OfMunicipality, Protocol):

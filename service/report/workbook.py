@@ -40,6 +40,7 @@ from service.report.labels import (
     LINE_HEADINGS,
     STATE_LABELS,
     Cell,
+    chain_rows,
     date_text,
     document_time,
     kr_decimal,
@@ -162,6 +163,7 @@ def _statement_summary(ws: Worksheet, s: StatementView) -> None:
         ("Kommunekode", s.municipality_code),
         ("Antal linjer", len(s.lines)),
         ("SHA-256", s.hash or "Ingen (udkast)"),
+        *chain_rows(s),
     ]
     for row in facts:
         _append(ws, row)

@@ -3,6 +3,10 @@
 An issued statement's file is rendered once and stored (write-once); every later download
 serves the stored bytes, so a file finance has filed never changes, whatever happens to the
 rendering libraries. Drafts are rendered on each request and say so on every page.
+Every download of an issued statement's file records the SHA-256 of the bytes served in
+its audit row (`statement.export`, detail `sha256`); the audit rows are hash-chained, so
+`ivsettle verify` can tell a stored file that was changed later, with its recorded
+SHA-256, from the one that was served.
 """
 
 from __future__ import annotations
@@ -23,15 +27,24 @@ async def statement_file(ctx: Ctx, period: Period, municipality_code: str, fmt: 
     """A statement as a file (audited as `statement.read` and `statement.export`)."""
     statement = await get_statement(ctx, period, municipality_code)
     filename = statement_filename(statement, fmt)
+    detail: dict[str, str] = {"format": fmt, "state": statement.state}
     if statement.state == "issued":
         content = await _stored_or_rendered(ctx, statement, period, fmt)
+        # The stored file is not in the issue chain (it is stored later): the audit row,
+        # which is in the audit chain, records what was served (`verify` compares).
+        detail["sha256"] = hashlib.sha256(content).hexdigest()
     else:
         content = render_statement(statement, fmt)
     await audit.record(
         ctx.session, ctx.principal, ctx.now, "statement.export", "statement",
-        f"{statement.period}/{municipality_code}", detail={"format": fmt, "state": statement.state},
+        export_object(statement.period, municipality_code), detail=detail,
     )  # fmt: skip
     return File(content, filename, MEDIA_TYPES[fmt])
+
+
+def export_object(period: str, municipality_code: str) -> str:
+    """The object id of a statement's `statement.export` audit rows ("2024-01/157")."""
+    return f"{period}/{municipality_code}"
 
 
 async def _stored_or_rendered(ctx: Ctx, statement: StatementOut, period: Period, fmt: str) -> bytes:

@@ -14,6 +14,7 @@ from typing import Any
 
 from service.access import audit
 from service.deps import Ctx
+from service.domain.chain import GENESIS, issue_link
 from service.domain.settlement import Period, check_issuable
 from service.errors import Conflict
 from service.settlement import presentation, repository, service
@@ -86,10 +87,28 @@ async def _issue(ctx: Ctx, transaction: IssueTransaction, period: Period) -> boo
         line_rows.extend(
             _line_row(statement_id, d) for d in run.lines.get(issued.municipality_code, [])
         )
+    # The issue chain: after the issue before it, over its statements' hashes and the audit
+    # chain's head as last committed (the issue's own audit row links after it).
+    previous = last.chain_sha256 if last is not None and last.chain_sha256 else GENESIS
+    audit_head = await repository.audit_head(session)
+    chain = {
+        "previous_sha256": previous,
+        "audit_seq": audit_head[0] if audit_head else None,
+        "audit_sha256": audit_head[1] if audit_head else None,
+        "chain_sha256": issue_link(
+            previous,
+            str(period),
+            [
+                (r["municipality_code"], r["number_year"], r["number"], r["content_sha256"])
+                for r in statement_rows
+            ],
+            audit_head,
+        ),
+    }
     await insert_issue(
         session,
         IssueRows(
-            issue=_issue_row(issue_id, run, now, ctx.principal.client_id),
+            issue=_issue_row(issue_id, run, now, ctx.principal.client_id) | chain,
             inputs=[
                 {"issue_id": issue_id, "course_id": uuid.UUID(course_id), "revision": revision}
                 for course_id, revision in run.course_revisions.items()

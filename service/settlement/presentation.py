@@ -24,6 +24,7 @@ from service.models import Municipality, SettlementIssue, StatementLine
 from service.settlement.repository import StoredIssue
 from service.settlement.run import PricedDelta, Run
 from service.settlement.schemas import (
+    ChainOut,
     InputsOut,
     LineOut,
     MunicipalityTotalOut,
@@ -97,6 +98,7 @@ def _presented(
     number_year: int | None = None,
     issued_at: datetime | None = None,
     content_hash: str | None = None,
+    chain: ChainOut | None = None,
 ) -> Presented:
     total = sum(line.amount for line in lines)
     adjustments = sum(line.amount for line in lines if line.out.adjustment)
@@ -118,6 +120,7 @@ def _presented(
         lines=[line.out for line in lines],
         inputs=inputs,
         hash=content_hash,
+        chain=chain,
     )
     return Presented(statement, lines)
 
@@ -158,6 +161,7 @@ def stored_statements(stored: StoredIssue) -> list[Presented]:
         {int(year): value for year, value in issue.price_indices.items()},
         stored.issued_by,
     )
+    chain = _chain_of(issue)
     return [
         _presented(
             period=Period.parse(s.period),
@@ -169,6 +173,7 @@ def stored_statements(stored: StoredIssue) -> list[Presented]:
             number_year=s.number_year,
             issued_at=s.issued_at,
             content_hash=s.content_sha256,
+            chain=chain,
         )
         for s in stored.statements
     ]
@@ -191,8 +196,9 @@ def issued_copy(
 def canonical_content(statement: StatementOut) -> bytes:
     """The statement's canonical JSON by RFC 8785 (JCS: sorted keys, no insignificant
     whitespace, UTF-8; numbers are integers and amounts strings), the input of its SHA-256:
-    anyone can recompute the hash from the JSON the API serves."""
-    return rfc8785.dumps(statement.model_dump(mode="json", exclude={"hash"}))
+    anyone can recompute the hash from the JSON the API serves, without `hash` and `chain`
+    (the chain is the issue's, made from the statements' hashes)."""
+    return rfc8785.dumps(statement.model_dump(mode="json", exclude={"hash", "chain"}))
 
 
 def content_hash(statement: StatementOut) -> str:
@@ -223,4 +229,12 @@ def region_summary(
         totals_by_hospital=_totals(all_lines, "hospital_code"),
         staircase=staircase,
         registered_not_settled=registered_not_settled,
+        chain=_chain_of(issue),
     )
+
+
+def _chain_of(issue: SettlementIssue | None) -> ChainOut | None:
+    """The issue's place in the issue chain (None: a draft, or an unchained issue)."""
+    if issue is None or not issue.previous_sha256 or not issue.chain_sha256:
+        return None
+    return ChainOut(previous=issue.previous_sha256, issue=issue.chain_sha256)

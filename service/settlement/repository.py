@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from fractions import Fraction
@@ -22,6 +22,8 @@ from service.domain.tariff import Payer, TariffVersion, TierRates, TreatmentTari
 from service.kit.db import insert_ignoring_conflicts
 from service.models import (
     ApiClient,
+    AuditChainHead,
+    AuditEvent,
     Course,
     CoursePosition,
     CourseVersion,
@@ -488,6 +490,85 @@ async def store_file(
         ],
         ["statement_id", "format"],
     )
+
+
+async def issue_with_chain_hash(session: AsyncSession, sha256: str) -> SettlementIssue | None:
+    """The issue whose chain hash is `sha256`, if any."""
+    return await session.scalar(
+        select(SettlementIssue).where(SettlementIssue.chain_sha256 == sha256)
+    )
+
+
+async def audit_head(session: AsyncSession) -> tuple[int, str] | None:
+    """The audit chain's head (seq, hash) as last committed (None: no head row)."""
+    row = (await session.execute(select(AuditChainHead.seq, AuditChainHead.sha256))).one_or_none()
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+async def audit_rows(session: AsyncSession, size: int = 5000) -> AsyncIterator[AuditEvent]:
+    """Every audit row in chain order (unchained rows, chain_seq NULL, first), in pages."""
+    after: tuple[int, int] = (-1, -1)
+    while True:
+        seq_key = func.coalesce(AuditEvent.chain_seq, -1)
+        rows = (
+            await session.scalars(
+                select(AuditEvent)
+                .where(
+                    or_(
+                        seq_key > after[0],
+                        (seq_key == after[0]) & (AuditEvent.id > after[1]),
+                    )
+                )
+                .order_by(seq_key, AuditEvent.id)
+                .limit(size)
+            )
+        ).all()
+        if not rows:
+            return
+        for row in rows:
+            yield row
+        last = rows[-1]
+        after = (last.chain_seq if last.chain_seq is not None else -1, last.id)
+
+
+async def stored_files_of(
+    session: AsyncSession, statement_ids: Sequence[uuid.UUID]
+) -> list[tuple[uuid.UUID, str, bytes, str]]:
+    """The stored files (statement id, format, content, recorded SHA-256) of statements."""
+    found: list[tuple[uuid.UUID, str, bytes, str]] = []
+    for chunk in _chunks(statement_ids):
+        rows = await session.execute(
+            select(
+                StatementFile.statement_id,
+                StatementFile.format,
+                StatementFile.content,
+                StatementFile.sha256,
+            )
+            .where(StatementFile.statement_id.in_(chunk))
+            .order_by(StatementFile.statement_id, StatementFile.format)
+        )
+        found.extend((r[0], str(r[1]), bytes(r[2]), str(r[3])) for r in rows)
+    return found
+
+
+async def served_file_hashes(
+    session: AsyncSession, objects: Sequence[str]
+) -> dict[tuple[str, str], set[str]]:
+    """The SHA-256s the `statement.export` audit rows recorded as served, by (object id
+    "2024-01/157", format); rows without one (a draft's) are left out."""
+    found: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for start in range(0, len(objects), 5000):
+        rows = await session.execute(
+            select(AuditEvent.object_id, AuditEvent.detail).where(
+                AuditEvent.action == "statement.export",
+                AuditEvent.object_type == "statement",
+                AuditEvent.object_id.in_(list(objects[start : start + 5000])),
+            )
+        )
+        for object_id, detail in rows:
+            if isinstance(detail, dict) and isinstance(detail.get("sha256"), str):
+                found[(str(object_id), str(detail.get("format")))].add(detail["sha256"])
+    return found
 
 
 def _chunks(ids: Sequence[Any], size: int = 5000) -> list[list[Any]]:

@@ -57,6 +57,18 @@ class InputsOut(BaseModel):
     price_indices: dict[str, PriceIndexText] = Field(description="Year → price index in force")
 
 
+class ChainOut(BaseModel):
+    """Where an issued statement stands in the issue chain (service.domain.chain)."""
+
+    previous: str = Field(
+        description="The chain head this statement's issue extends (the previous issue's "
+        "chain hash; 64 zeros for the first issue): printed on the statement's files"
+    )
+    issue: str = Field(
+        description="This statement's issue's own chain hash (`ivsettle verify --expect-head`)"
+    )
+
+
 class StatementOut(BaseModel):
     number: int | None = Field(description="Gapless per payer and year; set when issued")
     number_year: int | None
@@ -75,6 +87,10 @@ class StatementOut(BaseModel):
     lines: list[LineOut]
     inputs: InputsOut
     hash: str | None = Field(description="SHA-256 of the statement's canonical content")
+    chain: ChainOut | None = Field(
+        default=None,
+        description="Issued: its place in the issue chain (not part of `hash`'s content)",
+    )
 
 
 class MunicipalityTotalOut(BaseModel):
@@ -112,4 +128,7 @@ class RegionSummaryOut(BaseModel):
     registered_not_settled: int = Field(
         description="Courses started by the period's end, not cancelled, that no issued "
         "statement has billed yet (late registrations, or no given dose so far)"
+    )
+    chain: ChainOut | None = Field(
+        default=None, description="Issued: the issue's place in the issue chain"
     )

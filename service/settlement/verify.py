@@ -8,20 +8,27 @@ rebuilt exactly as they stood; with the lines and staircase places issued before
 same arithmetic (`service.settlement.run.settle`) must give the same statements, byte
 for byte in their canonical JSON (RFC 8785). A second check rebuilds each statement from its
 stored lines: a hash that no longer matches means a stored row was changed behind the
-service's back (the write-once triggers make that take deliberate work).
+service's back (the write-once triggers make that take deliberate work). Each stored file
+is checked against its recorded SHA-256 and against the SHA-256 its downloads' audit rows
+(in the audit chain) recorded.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.domain.chain import GENESIS, audit_link, issue_link
 from service.domain.settlement import Period
 from service.domain.tariff import MissingPriceIndex, OutsideAgreement
-from service.models import SettlementIssue
+from service.models import SettlementIssue, Statement
 from service.settlement import repository
+from service.settlement.downloads import export_object
 from service.settlement.presentation import (
     content_hash,
     draft_statements,
@@ -55,9 +62,132 @@ class IssueCheck:
 async def verify(session: AsyncSession, period: Period | None = None) -> list[IssueCheck]:
     """Check every issue (or the one of `period`), oldest first."""
     issues = await repository.issues(session)
+    previous = {issue.id: GENESIS for issue in issues}
+    for before, after in itertools.pairwise(issues):
+        previous[after.id] = before.chain_sha256 or ""
     if period is not None:
         issues = [issue for issue in issues if issue.period == str(period)]
-    return [await _verify_issue(session, issue) for issue in issues]
+    checks = []
+    for issue in issues:
+        check = await _verify_issue(session, issue)
+        check.problems.extend(await _chain_problems(session, issue, previous[issue.id]))
+        checks.append(check)
+    return checks
+
+
+async def _chain_problems(
+    session: AsyncSession, issue: SettlementIssue, previous: str
+) -> list[str]:
+    """The issue's link of the issue chain, its statements' totals and stored files."""
+    problems: list[str] = []
+    stored = await repository.stored_issue(session, issue)
+    if issue.previous_sha256 != previous:
+        problems.append(
+            "settlement_issues: the issue before it in the chain is missing or changed "
+            "(previous_sha256 does not match)"
+        )
+    audit_head = (
+        (int(issue.audit_seq), issue.audit_sha256)
+        if issue.audit_seq is not None and issue.audit_sha256 is not None
+        else None
+    )
+    recomputed = issue_link(
+        issue.previous_sha256 or "",
+        issue.period,
+        [
+            (s.municipality_code, s.number_year, s.number, s.content_sha256)
+            for s in stored.statements
+        ],
+        audit_head,
+    )
+    if recomputed != issue.chain_sha256:
+        problems.append(
+            "settlement_issues: its chain hash no longer matches its statements' hashes"
+        )
+    for s in stored.statements:
+        lines = sum(line.amount_ore for line in stored.lines[s.id])
+        if s.total_ore != lines:
+            problems.append(
+                f"statements: {s.municipality_code} no. {s.number} has total_ore {s.total_ore} "
+                f"but its lines sum to {lines}"
+            )
+    problems.extend(await _file_problems(session, issue, stored.statements))
+    return problems
+
+
+async def _file_problems(
+    session: AsyncSession, issue: SettlementIssue, statements: Sequence[Statement]
+) -> list[str]:
+    """Each stored file against its recorded SHA-256 and against the SHA-256 the audit
+    chain recorded when it was served (a stored file is not in the issue chain: it is
+    stored at its first download). Every file of a chained issue was stored by a download
+    that audited its hash, so a file without one was put there behind the service's back."""
+    problems: list[str] = []
+    codes = {s.id: s.municipality_code for s in statements}
+    served = await repository.served_file_hashes(
+        session, [export_object(issue.period, code) for code in codes.values()]
+    )
+    for statement_id, fmt, content, sha in await repository.stored_files_of(session, list(codes)):
+        code = codes[statement_id]
+        actual = hashlib.sha256(content).hexdigest()
+        if actual != sha:
+            problems.append(
+                f"statement_files: the stored {fmt} file of {code} no longer "
+                "has its recorded SHA-256"
+            )
+        attested = served.get((export_object(issue.period, code), fmt), set())
+        if attested and attested != {sha, actual}:
+            problems.append(
+                f"statement_files: the stored {fmt} file of {code} is not the one served "
+                "(its bytes or recorded SHA-256 differ from the SHA-256 in the audit log)"
+            )
+        elif not attested and issue.chain_sha256:
+            problems.append(
+                f"statement_files: the stored {fmt} file of {code} has no download in the "
+                "audit log that recorded its SHA-256 (stored behind the service's back?)"
+            )
+    return problems
+
+
+async def verify_audit_chain(session: AsyncSession) -> list[str]:
+    """Walk the audit chain: every row in place, each link recomputed, the head reached."""
+    problems: list[str] = []
+    seq, sha = 0, GENESIS
+    async for row in repository.audit_rows(session):
+        if row.chain_seq is None or row.chain_sha256 is None:
+            problems.append(f"audit_events: row {row.id} is not in the audit chain")
+            continue
+        if row.chain_seq != seq + 1:
+            problems.append(
+                f"audit_events: rows {seq + 1}..{row.chain_seq - 1} of the chain are missing"
+            )
+            sha = row.chain_sha256  # go on from here, to find every break
+        elif audit_link(sha, row.chain_seq, vars(row)) != row.chain_sha256:
+            problems.append(f"audit_events: row {row.id} (chain no. {row.chain_seq}) was changed")
+            sha = row.chain_sha256
+        else:
+            sha = row.chain_sha256
+        seq = row.chain_seq
+    head = await repository.audit_head(session)
+    if head is None:
+        problems.append("audit_chain_head: the head row is missing")
+    elif head != (seq, sha):
+        problems.append(
+            f"audit_events: the chain ends at no. {seq} but its head says no. {head[0]} "
+            "(rows removed or the head changed)"
+        )
+    return problems
+
+
+async def verify_expected_head(session: AsyncSession, expected: str) -> list[str]:
+    """That an issue has chain hash `expected` (the rest of the chain is checked by
+    `verify`: anything before it changed breaks a link)."""
+    if await repository.issue_with_chain_hash(session, expected) is None:
+        return [
+            f"settlement_issues: the expected head {expected} is not found: no issue has "
+            "that chain hash (removed or changed)"
+        ]
+    return []
 
 
 async def _verify_issue(session: AsyncSession, issue: SettlementIssue) -> IssueCheck:

@@ -8,11 +8,19 @@ document goes through that parser, so the API and the domain can never disagree.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import re
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from service.domain.tariff import (
     AMOUNT_PATTERN,
@@ -26,7 +34,13 @@ from service.domain.tariff import (
     TIER_COUNT,
     tariff_from_document,
 )
-from service.kit.contract import PriceIndexText
+from service.kit.contract import PRICE_INDEX_PATTERN, Count, Flag, IsoDate, PriceIndexText
+from service.kit.text import FreeText, Text
+
+MAX_SOURCE_KEY = 100
+MAX_SOURCE_TEXT = 2000
+MIN_PRICE_INDEX = Decimal(1)
+MAX_PRICE_INDEX = Decimal("9999.9999")
 
 Amount = Annotated[str, Field(pattern=AMOUNT_PATTERN, examples=["6915.00"])]
 
@@ -34,7 +48,7 @@ Amount = Annotated[str, Field(pattern=AMOUNT_PATTERN, examples=["6915.00"])]
 class Payer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+    name: Annotated[str, FreeText(max_length=MAX_NAME_LENGTH, min_length=1)]
     cvr: str = Field(pattern=CVR_PATTERN)
     gln: str = Field(pattern=GLN_PATTERN)
 
@@ -49,7 +63,7 @@ class TierRates(BaseModel):
 class TreatmentRates(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    included_days: int = Field(ge=1, le=MAX_INCLUDED_DAYS)
+    included_days: Count = Field(ge=1, le=MAX_INCLUDED_DAYS)
     tiers: list[TierRates] = Field(min_length=TIER_COUNT, max_length=TIER_COUNT)
 
 
@@ -58,18 +72,22 @@ class TariffDocument(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
-    valid_from: date
-    price_level_year: int = Field(ge=FIRST_PRICE_LEVEL_YEAR, le=LAST_PRICE_LEVEL_YEAR)
-    indexed: bool
+    name: Annotated[str, FreeText(max_length=MAX_NAME_LENGTH, min_length=1)]
+    valid_from: IsoDate
+    price_level_year: Count = Field(ge=FIRST_PRICE_LEVEL_YEAR, le=LAST_PRICE_LEVEL_YEAR)
+    indexed: Flag
     payer: Payer
-    tier_thresholds: list[Annotated[int, Field(ge=1, le=MAX_THRESHOLD)]] = Field(
+    tier_thresholds: list[Annotated[Count, Field(ge=1, le=MAX_THRESHOLD)]] = Field(
         min_length=TIER_COUNT - 1, max_length=TIER_COUNT - 1
     )
-    treatments: dict[str, TreatmentRates]
-    sources: dict[str, str] | None = Field(
-        default=None, description="Where each value comes from (free text per field)."
-    )
+    treatments: dict[Annotated[str, Text(max_length=40)], TreatmentRates]
+    sources: (
+        dict[
+            Annotated[str, Text(max_length=MAX_SOURCE_KEY)],
+            Annotated[str, FreeText(max_length=MAX_SOURCE_TEXT)],
+        ]
+        | None
+    ) = Field(default=None, description="Where each value comes from (free text per field).")
 
     @model_validator(mode="after")
     def _agreement_rules(self) -> TariffDocument:
@@ -91,19 +109,36 @@ class PriceIndexIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # Documented as the one type the service answers with (a decimal string); a JSON number
-    # is still read, as before, so no client that sends one breaks.
+    # is still read, as before, so no client that sends one breaks. Bounded: an index is
+    # published on a base year of 100 (Danmarks Statistik: 2015 = 100, 2020 = 100), and only
+    # the ratio of two years enters a price (domain/tariff.py, `unit_price`). 1-9999.9999
+    # covers a hundredfold fall or rise from the base, and keeps that ratio within 10^4, so an
+    # indexed rate stays far inside 64-bit øre (99999999.9999 over 0.0001 did not).
     index: Annotated[
         Decimal,
-        Field(gt=0, max_digits=12, decimal_places=4),
+        Field(ge=MIN_PRICE_INDEX, le=MAX_PRICE_INDEX, decimal_places=4),
         WithJsonSchema(
             {
                 "type": "string",
-                "pattern": r"^\d{1,8}(\.\d{1,4})?$",
-                "description": "The price index, a decimal string with at most four decimals",
+                "pattern": PRICE_INDEX_PATTERN,
+                "description": "The price index, a decimal string from 1 to 9999.9999 with at "
+                "most four decimals",
                 "examples": ["103.7"],
             }
         ),
     ]
+
+    @field_validator("index", mode="before")
+    @classmethod
+    def _documented_text(cls, value: object) -> object:
+        """Text is read as the document writes it (ASCII digits, at most four decimals, no
+        sign, exponent or spaces), where Decimal alone would also take "1e2" or "１０４"; a
+        JSON number is read as a number, a JSON boolean is not one."""
+        if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+            raise ValueError("the price index is a decimal string such as 103.7")
+        if isinstance(value, str) and not re.fullmatch(PRICE_INDEX_PATTERN, value):
+            raise ValueError("the price index is a decimal string from 1 to 9999.9999")
+        return value
 
 
 class PriceIndexOut(BaseModel):

@@ -19,7 +19,10 @@ from service.models import Course, Visit
 async def visible_courses_by_id(
     session: AsyncSession, principal: Principal, course_ids: Collection[uuid.UUID]
 ) -> dict[uuid.UUID, Course]:
-    """The courses among `course_ids` the principal may record visits on or read."""
+    """The courses among `course_ids` the principal may record visits on or read (no
+    lock: see `service.course.repository.lock_visible_courses` for those that get visits)."""
+    if not course_ids:
+        return {}
     courses = await session.scalars(visible_courses(principal).where(Course.id.in_(course_ids)))
     return {c.id: c for c in courses}
 

@@ -6,10 +6,11 @@ import uuid
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from service.domain.vocabulary import Deviation, Setting
 from service.kit.clock import LOCAL_TZ
+from service.kit.contract import Count, Flag, IsoDateTime
 from service.kit.openapi_responses import ProblemCode
 
 MAX_BATCH = 1000
@@ -23,10 +24,15 @@ class VisitIn(BaseModel):
     id: uuid.UUID = Field(
         description="Chosen by the client: a retry or re-sync never duplicates it"
     )
-    started_at: AwareDatetime = Field(examples=["2024-03-28T08:05:00+01:00"])
-    duration_minutes: int = Field(ge=0, le=1440)
+    started_at: IsoDateTime = Field(examples=["2024-03-28T08:05:00+01:00"])
+    duration_minutes: Count = Field(
+        ge=0, le=1440, description="At least 1 when the dose was given (`administered`)"
+    )
     setting: Setting
-    administered: bool = Field(description="Whether the dose was given")
+    administered: Flag = Field(
+        description="Whether the dose was given; a visit with the dose given lasts at least a "
+        "minute"
+    )
 
     @field_validator("started_at")
     @classmethod
@@ -39,6 +45,16 @@ class VisitIn(BaseModel):
             raise ValueError("the time is out of range") from None
         if not 1 < local.year < 9999:
             raise ValueError("the time is out of range")
+        return value
+
+    @field_validator("administered")
+    @classmethod
+    def _given_takes_time(cls, value: bool, info: ValidationInfo) -> bool:
+        """A dose given in no time is no evidence: a given visit is what bills an active
+        course through its date (DESIGN.md, "Monthly settlement"). A visit without the dose
+        (the patient was not home) may last 0 minutes."""
+        if value and info.data.get("duration_minutes") == 0:
+            raise ValueError("a visit with the dose given has a duration_minutes of at least 1")
         return value
 
 

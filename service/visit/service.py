@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from service.access import audit
-from service.course.repository import raise_revisions
+from service.course.repository import lock_visible_courses, raise_revisions
 from service.course.service import visible_course
 from service.deps import Ctx
 from service.domain.visits import VisitFacts, visit_deviations
@@ -63,9 +63,7 @@ def _content(v: Visit | dict[str, object]) -> tuple[object, ...]:
 async def record_visits(ctx: Ctx, items: Sequence[BatchVisitIn]) -> list[VisitOutcome]:
     """Record the visits; an outcome per item, in order. Items are independent: a rejected
     one does not stop the others (a single visit is a batch of one)."""
-    courses = await repository.visible_courses_by_id(
-        ctx.session, ctx.principal, {item.course_id for item in items}
-    )
+    courses = await _courses(ctx, items)
     latest_allowed = ctx.now + CLOCK_SKEW
     results: list[VisitOutcome | None] = [None] * len(items)
     rows: dict[uuid.UUID, dict[str, object]] = {}
@@ -160,17 +158,31 @@ def _conflict(index: int, visit_id: uuid.UUID) -> VisitOutcome:
     return VisitOutcome(index, visit_id, "rejected", error)
 
 
+async def _courses(ctx: Ctx, items: Sequence[BatchVisitIn]) -> dict[uuid.UUID, Course]:
+    """The visible courses the items name. Those that get a visit not stored yet are
+    locked first, in id order, and read as they stand under the lock (a completion or
+    correction that committed meanwhile is seen); the others (a re-sync of stored visits)
+    are read without a lock, so a retried batch takes none."""
+    stored = await repository.stored_ids(ctx.session, [item.id for item in items])
+    getting_new = {item.course_id for item in items if item.id not in stored}
+    courses = await lock_visible_courses(ctx.session, ctx.principal, getting_new)
+    rest = {item.course_id for item in items} - getting_new
+    courses.update(await repository.visible_courses_by_id(ctx.session, ctx.principal, rest))
+    return courses
+
+
 async def _stamp_revisions(ctx: Ctx, rows: dict[uuid.UUID, dict[str, object]]) -> None:
     """Raise the revision of each course that gets new visits and stamp the visits with it,
-    so the history knows which visits every course revision had. Visits already stored (a
-    re-sync) raise nothing: a retried batch takes no course lock."""
+    so the history knows which visits every course revision had. Their rows are locked
+    already (`_courses`), so the visits stored now are all there are: one stored by a
+    batch that held the lock before this one raises nothing (nor does a re-sync)."""
     if not rows:
         return
     stored = await repository.stored_ids(ctx.session, list(rows))
     new = [row for visit_id, row in rows.items() if visit_id not in stored]
     revisions = await raise_revisions(
         ctx.session,
-        list({row["course_id"] for row in new}),  # type: ignore[misc]
+        {row["course_id"] for row in new},  # type: ignore[misc]
     )
     for row in rows.values():
         row["course_revision"] = revisions.get(row["course_id"], 0)  # type: ignore[call-overload]

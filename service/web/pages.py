@@ -8,8 +8,12 @@ Errors: the use cases raise the service's errors (service.errors) and the domain
 the problems they are, `as_service_error`); `PageRoute` turns them into HTML pages in
 Danish instead of problem+json. It sits outside the request's session
 dependency, so the transaction is already rolled back when the page is drawn. As in the
-API, a refused request (403, 404, a bad or revoked key) is written to the audit log; a
-browser that is simply not signed in yet is sent to the sign-in page without an audit row.
+API, a refused request (403, 404, a revoked key) is written to the audit log, a cookie of
+no known client (not sealed here, too old, signed out) is counted per address and minute
+(service.access.throttle), and counts as a failed authentication for the throttle; a
+browser that is simply not signed in yet is sent to the sign-in page without either.
+Nothing a page sends back (a redirect's target, the sign-in form's hidden `naeste`) carries
+six digits in a row from the request: such a target becomes "/".
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -31,10 +35,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.access import audit
 from service.access.auth import Principal, Role
+from service.access.throttle import is_signed_out
 from service.access.vault import CprVault
-from service.deps import Ctx, Session, _principal, require
+from service.deps import (
+    Ctx,
+    Session,
+    _principal,
+    failed_authentication,
+    refuse_if_throttled,
+    require,
+)
 from service.domain.tariff import DomainError
-from service.errors import Forbidden, NotFound, ServiceError, Unauthenticated, as_service_error
+from service.errors import (
+    Forbidden,
+    NotFound,
+    ServiceError,
+    TooManyAttempts,
+    Unauthenticated,
+    as_service_error,
+)
+from service.kit.requestctx import SIX_DIGITS
 from service.report.labels import (
     KIND_LABELS,
     REASON_LABELS,
@@ -89,6 +109,9 @@ MESSAGES: dict[str, str] = {
     "invalid_quarter": "Et kvartal skrives ÅÅÅÅQ1 til ÅÅÅÅQ4, fx 2024Q1.",
     "municipality_not_found": "Kommunen findes ikke for din organisation.",
     "invalid_request": "Forespørgslen er ugyldig.",
+    "too_many_attempts": (
+        "For mange mislykkede forsøg på at logge ind fra din adresse. Vent lidt, og prøv igen."
+    ),
     "period_not_ended": "Perioden er ikke slut endnu. Den kan udstedes, når måneden er omme.",
     "period_out_of_sequence": (
         "Perioden kan ikke udstedes nu: efter den første udstedelse skal hver udstedelse være "
@@ -116,6 +139,7 @@ STATUS_TITLES = {
     404: "Ikke fundet",
     409: "Det kan ikke lade sig gøre lige nu",
     422: "Ugyldig forespørgsel",
+    429: "For mange forsøg",
 }
 
 
@@ -243,9 +267,12 @@ def signed_in(*roles: Role) -> Callable[..., Coroutine[Any, Any, Page]]:
     admit = require(*roles)  # the API's role check and use-case context
 
     async def dependency(request: Request, session: PageDb) -> Page:
+        refuse_if_throttled(request)
         cookie = request.cookies.get(COOKIE_NAME)
         web_session = sealer(request).open(cookie)
-        if web_session is None:
+        if web_session is None or await is_signed_out(session, web_session.session_id):
+            if cookie is not None:
+                failed_authentication(request)
             raise SignInRequired(had_cookie=cookie is not None)
         principal = await principal_for_key(request, session, web_session.api_key)
         return Page(await admit(request, session, principal), web_session)
@@ -267,8 +294,14 @@ _LOCAL_PATH = re.compile(r"^/(?![/\\])[A-Za-z0-9/_.\-?=&%]*$")
 
 
 def safe_next(path: str | None) -> str:
-    """Where to go after signing in: a local path only (never another site)."""
-    if path and _LOCAL_PATH.match(path) and not path.startswith(SIGN_IN_PATH):
+    """Where to go after signing in: a local path only (never another site), and none
+    with six digits in a row, encoded or not (it would echo a CPR number back)."""
+    if (
+        path
+        and _LOCAL_PATH.match(path)
+        and not path.startswith(SIGN_IN_PATH)
+        and not SIX_DIGITS.search(unquote(path))
+    ):
         return path
     return "/"
 
@@ -325,6 +358,11 @@ async def _error_response(
         return sign_in_redirect(request, clear=True, reason="ugyldig")
     if isinstance(exc, RequestValidationError):
         return error_page(request, 422, "invalid_request", MESSAGES["invalid_request"])
+    if isinstance(exc, TooManyAttempts):
+        await audit.record_denied(request, exc.status, exc.code)
+        page = error_page(request, exc.status, exc.code, message_for(exc))
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     if isinstance(exc, Forbidden | NotFound):
         await audit.record_denied(request, exc.status, exc.code)
     return error_page(request, exc.status, exc.code, message_for(exc))

@@ -12,12 +12,13 @@ origin and CSRF token), as it always has; a month that does not exist is the 422
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from service.access import audit
+from service.access import audit, throttle
 from service.deps import ANY_ROLE
 from service.domain.money import format_kr, parse_kr
 from service.domain.settlement import Period
@@ -110,12 +111,24 @@ async def sign_in(
 
 
 @router.post("/log-ud")
-async def sign_out(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
-    """Clears the cookie. A live session must send its CSRF token (no cross-site sign-out)."""
+async def sign_out(
+    request: Request, session: PageDb, csrf: Annotated[str, Form(max_length=200)] = ""
+) -> Response:
+    """Clears the cookie and revokes the session on the server, so a copy of the cookie
+    is refused from now on. A live session must send its CSRF token (no cross-site
+    sign-out)."""
     check_origin(request)
-    web_session = sealer(request).open(request.cookies.get(COOKIE_NAME))
-    if web_session is not None and not web_session.csrf_ok(csrf):
-        raise Forbidden("csrf_token_invalid", "the form's CSRF token is missing or wrong")
+    seal = sealer(request)
+    web_session = seal.open(request.cookies.get(COOKIE_NAME))
+    if web_session is not None:
+        if not web_session.csrf_ok(csrf):
+            raise Forbidden("csrf_token_invalid", "the form's CSRF token is missing or wrong")
+        await throttle.sign_out(
+            session,
+            web_session.session_id,
+            web_session.expires_at(seal.max_age),
+            datetime.now(UTC),  # the cookie's own clock: wall time, not the business clock
+        )
     response = RedirectResponse(f"{SIGN_IN_PATH}?besked=ud", status_code=303)
     clear_session_cookie(response, request)
     return response

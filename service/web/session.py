@@ -13,6 +13,12 @@ new secret to manage; rotating that key signs everybody out, which is what it sh
 The key inside is looked up on every request exactly as an API call's (service.deps), so a
 revoked key is refused at once, whatever the cookie says.
 
+Signing out revokes the session on the server too: each session has a random id (sealed
+with the key), and sign-out stores it in `signed_out_sessions` until the cookie would have
+expired anyway (then the row is pruned), so a copy of the cookie taken before sign-out is
+refused after it. That is the one piece of state the pages keep, and it is small: one row
+per session signed out in the last `MAX_AGE_SECONDS`.
+
 The cookie is HttpOnly (no script reads it), SameSite=Strict (no other site's page sends
 it, the first guard against CSRF) and Secure when the page is served over https. Over plain
 http (`./scripts/serve` on http://localhost, the tests on http://127.0.0.1) it is sent
@@ -35,6 +41,7 @@ import os
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -46,8 +53,10 @@ from starlette.responses import Response
 COOKIE_NAME = "ivsettle_session"
 MAX_AGE_SECONDS = 12 * 60 * 60
 """A working day: after it, sign in again (the browser drops the cookie when it closes)."""
-_VERSION = b"\x01"
-_AAD = b"ivsettle web session v1"
+_VERSION = b"\x02"  # 2: with a session id (cookies of version 1 sign in again)
+_AAD = b"ivsettle web session v2"
+CLOCK_SKEW_SECONDS = 60
+"""Between workers: a cookie is honoured this much past its age limit."""
 
 
 @dataclass(frozen=True)
@@ -55,9 +64,15 @@ class WebSession:
     api_key: str
     csrf_token: str
     issued_at: int  # Unix seconds, wall clock (not the service's business clock)
+    session_id: str
+    """Random; what sign-out revokes on the server (service.access.throttle.sign_out)."""
 
     def csrf_ok(self, token: str | None) -> bool:
         return token is not None and hmac.compare_digest(token.encode(), self.csrf_token.encode())
+
+    def expires_at(self, max_age: int = MAX_AGE_SECONDS) -> datetime:
+        """When the cookie is refused by its own age (wall clock, UTC)."""
+        return datetime.fromtimestamp(self.issued_at + max_age + CLOCK_SKEW_SECONDS, UTC)
 
 
 def derive_cookie_key(secret: bytes) -> bytes:
@@ -77,12 +92,17 @@ class SessionSealer:
 
     def new(self, api_key: str, now: float | None = None) -> WebSession:
         issued = int(time.time() if now is None else now)
-        return WebSession(api_key, secrets.token_urlsafe(32), issued)
+        return WebSession(api_key, secrets.token_urlsafe(32), issued, secrets.token_urlsafe(24))
 
     def seal(self, session: WebSession) -> str:
         nonce = os.urandom(12)
         payload = json.dumps(
-            {"k": session.api_key, "c": session.csrf_token, "t": session.issued_at},
+            {
+                "k": session.api_key,
+                "c": session.csrf_token,
+                "t": session.issued_at,
+                "i": session.session_id,
+            },
             separators=(",", ":"),
         ).encode()
         blob = _VERSION + nonce + self._aead.encrypt(nonce, payload, _AAD)
@@ -96,11 +116,11 @@ class SessionSealer:
             if blob[:1] != _VERSION or len(blob) < 1 + 12 + 16:
                 return None
             data = json.loads(self._aead.decrypt(blob[1:13], blob[13:], _AAD))
-            session = WebSession(str(data["k"]), str(data["c"]), int(data["t"]))
+            session = WebSession(str(data["k"]), str(data["c"]), int(data["t"]), str(data["i"]))
         except (InvalidTag, ValueError, KeyError, TypeError, binascii.Error):
             return None
         age = (time.time() if now is None else now) - session.issued_at
-        if not 0 <= age <= self.max_age + 60:  # a minute of clock skew between workers
+        if not 0 <= age <= self.max_age + CLOCK_SKEW_SECONDS:
             return None
         return session
 

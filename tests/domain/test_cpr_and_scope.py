@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.domain.cpr import InvalidCpr, century_for, normalize_cpr
+from service.domain.cpr import InvalidCpr, century_for, contains_cpr, normalize_cpr
 from service.domain.scope import ReferralFacts, scope_violations
 from service.domain.visits import VisitFacts, visit_deviations
 from service.kit.clock import LOCAL_TZ
@@ -69,6 +69,68 @@ def test_every_real_birth_date_gives_a_valid_cpr_without_modulus_11(
     digit7 = next(d for d in range(10) if century_for(d, yy) == century)
     cpr = f"{born:%d%m}{yy:02d}{digit7}{serial:03d}"
     assert normalize_cpr(cpr) == cpr
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0101501234",
+        "010150-1234",
+        "Ring til pt. 0101501234 i morgen",
+        "pt.010150-1234.",
+        "cpr0101501234",  # letters may touch it
+        "HGH-0101501234",
+        "123456-0101501234",  # found behind a hyphenated number
+        "2902004000",  # 29 Feb 2000
+        "\u0660\u0661\u0660\u0661\u0665\u0660\u0661\u0662\u0663\u0664",  # Arabic-Indic
+        "\uff10\uff11\uff10\uff11\uff15\uff10\uff0d\uff11\uff12\uff13\uff14",  # full-width
+        "010150\u20101234",  # a typed hyphen
+    ],
+)
+def test_free_text_with_a_cpr_number(text: str) -> None:
+    assert contains_cpr(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "Infektionsmedicinsk afd.",
+        "+45 38 68 00 00",  # Danish phone numbers have 8 digits
+        "38680000",
+        "+4538680000",  # with the country code: day 45
+        "EPJ-2024-000123",
+        "HGH-2024-0000000001",  # day 00
+        "1234567890",  # month 34
+        "3102501234",  # 31 February
+        "2902011234",  # 29 Feb 1901
+        "01015012345",  # 11 digits: part of a longer number
+        "5790000000001",  # a GLN
+        "010150 1234",  # a space is no hyphen: two numbers
+        "010150--1234",
+        "2024-03-28 08:00",
+    ],
+)
+def test_ordinary_text_has_no_cpr_number(text: str) -> None:
+    assert not contains_cpr(text)
+
+
+@given(
+    st.dates(min_value=date(1900, 1, 1), max_value=date(1999, 12, 31)),
+    st.integers(0, 3999),
+    st.sampled_from(["", "-"]),
+    st.text(st.characters(blacklist_categories=("Nd",)), max_size=20),
+    st.text(st.characters(blacklist_categories=("Nd",)), max_size=20),
+)
+def test_a_cpr_number_is_found_in_any_text(
+    born: date, serial: int, hyphen: str, before: str, after: str
+) -> None:
+    assert contains_cpr(f"{before}{born:%d%m%y}{hyphen}{serial:04d}{after}")
+
+
+@given(st.text(st.characters(blacklist_categories=("Nd",))))
+def test_text_without_digits_never_holds_one(text: str) -> None:
+    assert not contains_cpr(text)
 
 
 def facts(**overrides: object) -> ReferralFacts:

@@ -7,7 +7,8 @@ import io
 from pypdf import PdfReader
 
 from service.report import statement_pdf
-from service.report.labels import kr_text
+from service.report.labels import CHAIN_ISSUE_LABEL, CHAIN_PREVIOUS_LABEL, kr_text
+from tests.report.chained import chained
 from tests.support.report_builders import HASH, ISSUED_AT, many_lines, small_lines, statement
 
 
@@ -92,3 +93,29 @@ def test_no_cell_text_is_wider_than_its_column() -> None:
                     assert needed <= room, (value, needed, room)
                     checked += 1
     assert checked > 4500
+
+
+def test_issued_statement_prints_the_issue_chain() -> None:
+    """The chain head is on the filed PDF (issue 12 item 3), in the facts area."""
+    s = chained(statement(small_lines()))
+    assert s.chain is not None
+    _, text = _read(statement_pdf(s))
+    assert f"{CHAIN_ISSUE_LABEL}\n{s.chain.issue}" in text
+    assert f"{CHAIN_PREVIOUS_LABEL}\n{s.chain.previous}" in text
+    _, draft = _read(statement_pdf(statement(small_lines(), issued=False)))
+    assert "Kædehash" not in draft
+
+
+def test_the_chain_fits_its_column() -> None:
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+    from reportlab.platypus import Table
+
+    from service.report.pdf import _chain
+
+    s = chained(statement(small_lines()), issue="f" * 64, previous="d" * 64)
+    (table,) = [f for f in _chain(s) if isinstance(f, Table)]
+    for r, row in enumerate(table._cellvalues):
+        for c, value in enumerate(row):
+            style = table._cellStyles[r][c]
+            needed = stringWidth(value, style.fontname, style.fontsize)
+            assert needed <= table._argW[c] - style.leftPadding - style.rightPadding, value

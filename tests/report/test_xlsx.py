@@ -13,7 +13,8 @@ from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
 from service.report import region_summary_xlsx, statement_xlsx
-from service.report.labels import LINE_HEADINGS
+from service.report.labels import CHAIN_ISSUE_LABEL, CHAIN_PREVIOUS_LABEL, LINE_HEADINGS
+from tests.report.chained import CHAIN_ISSUE, CHAIN_PREVIOUS, chained
 from tests.support.report_builders import (
     ISSUED_AT,
     many_lines,
@@ -173,3 +174,12 @@ def test_region_summary_sheets() -> None:
     assert staircase["Forløb tilbage på nuværende trin"] == 2
     assert _ore(_pairs(wb["Oversigt"])["I alt (kr.)"]) == ore(r.total)
     assert Decimal(r.total) != 0
+
+
+def test_issued_statement_carries_the_issue_chain() -> None:
+    s = chained(statement(small_lines()))
+    facts = _pairs(_open(statement_xlsx(s))["Opsummering"])
+    assert facts[CHAIN_ISSUE_LABEL] == CHAIN_ISSUE
+    assert facts[CHAIN_PREVIOUS_LABEL] == CHAIN_PREVIOUS
+    draft = _pairs(_open(statement_xlsx(statement(small_lines(), issued=False)))["Opsummering"])
+    assert CHAIN_ISSUE_LABEL not in draft and CHAIN_PREVIOUS_LABEL not in draft

@@ -25,7 +25,9 @@ FOREIGN = {"hospital": "BFH", "municipality": "101"}
 FILTERED: Literal["filtered"] = "filtered"
 """The foreign key gets 200, and the home organisation's object is not in the list."""
 
-Fresh = Literal["referral", "course"] | None
+Fresh = Literal["referral", "course", "transfer_in", "transfer_out"] | None
+"""`transfer_in`: a course of the foreign municipality proposed to the home one (which
+answers it); `transfer_out`: a course of the home municipality proposed to the foreign one."""
 Foreign = int | Literal["filtered"]
 
 
@@ -60,6 +62,7 @@ class Targets:
     fmt: str = "csv"
     year: int = 2024
     quarter: str = "2024Q1"
+    transfer_id: str = ""
 
     def params(self) -> dict[str, Any]:
         """The path parameters, by name."""
@@ -134,6 +137,28 @@ MATRIX: dict[tuple[str, str], Access] = {
         foreign={"municipality": 404},
         fresh="course",
         body=lambda t: {"start_date": "2024-04-03", "reason": "wrong start date"},
+    ),
+    # Transfers: the municipality that has the course proposes (the region moves it at once);
+    # the receiving one answers, the sending one may withdraw. The other party of a transfer
+    # sees it and is refused openly (403) when it tries the other party's step.
+    ("POST", "/api/v1/courses/{course_id}/transfers"): Access(
+        allow("municipality", "region"),
+        foreign={"municipality": 404},
+        fresh="course",
+        body=lambda t: {"municipality_code": "101", "reason": "borgeren er flyttet"},
+    ),
+    ("GET", "/api/v1/transfers"): Access(allow("municipality", "region")),
+    ("POST", "/api/v1/transfers/{transfer_id}/accept"): Access(
+        allow("municipality"), foreign={"municipality": 403}, fresh="transfer_in"
+    ),
+    ("POST", "/api/v1/transfers/{transfer_id}/decline"): Access(
+        allow("municipality"),
+        foreign={"municipality": 403},
+        fresh="transfer_in",
+        body=lambda t: {"note": "ikke vores borger"},
+    ),
+    ("POST", "/api/v1/transfers/{transfer_id}/withdraw"): Access(
+        allow("municipality"), foreign={"municipality": 403}, fresh="transfer_out"
     ),
     ("GET", "/api/v1/courses/{course_id}/visits"): Access(
         allow("municipality", "region"), foreign={"municipality": 404}

@@ -8,9 +8,7 @@ import os
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy import text
 
-from service.kit.db import create_engine
 from service.kit.migrate import upgrade_to_head
 from service.kit.settings import Settings
 from service.reference.loader import load_reference
@@ -77,22 +75,26 @@ async def reset_postgres(url: str, tmp: Path) -> None:
     """Empty every table but Alembic's and load the reference data again: a fresh database
     for one test, much faster than migrating a new one."""
     settings = settings_for(url, tmp)
-    engine = create_engine(settings)
-    async with engine.begin() as conn:
-        tables = (
-            (
-                await conn.execute(
-                    text(
-                        "SELECT tablename FROM pg_tables "
-                        "WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-                    )
-                )
-            )
-            .scalars()
-            .all()
+    # As the superuser, with triggers off (session_replication_role = replica): the
+    # write-once tables' BEFORE TRUNCATE guards refuse everyone else, as they should.
+    name = url.rsplit("/", 1)[1]
+    conn = await asyncpg.connect(f"postgresql://{PG_ADMIN_USER}@{PG_HOST}:{PG_PORT}/{name}")
+    try:
+        tables = await conn.fetch(
+            "SELECT tablename FROM pg_tables "
+            "WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
         )
-        await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-    await engine.dispose()
+        async with conn.transaction():
+            await conn.execute("SET LOCAL session_replication_role = replica")
+            await conn.execute(
+                f"TRUNCATE {', '.join(t['tablename'] for t in tables)} RESTART IDENTITY CASCADE"
+            )
+            # The audit chain starts again (the migration's first head).
+            await conn.execute(
+                "INSERT INTO audit_chain_head (id, seq, sha256) VALUES (1, 0, $1)", "0" * 64
+            )
+    finally:
+        await conn.close()
     await load_reference(settings)
 
 
