@@ -64,6 +64,8 @@ class ServiceError(Exception):
 
     status: ClassVar[int] = 400
     title: ClassVar[str] = "Bad request"
+    disclosed: audit.Disclosure | None = None
+    """Set when the refusal itself reveals patient data: audited as a read on its way out."""
 
     def __init__(self, code: ProblemCode, detail: str, **extra: Any) -> None:
         clash = RESERVED_FIELDS.intersection(extra)
@@ -223,6 +225,8 @@ async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, Unauthenticated | Forbidden | NotFound):
         # Its own transaction (the request's was rolled back); if it fails, so does this.
         await audit.record_denied(request, exc.status, exc.code)
+    elif exc.disclosed is not None:
+        await audit.record_disclosure(request, exc.disclosed)
     elif isinstance(exc, TooManyAttempts):
         # Refused before any key was looked at: an outsider, counted (never an audit row).
         await audit.record_denied(request, exc.status, exc.code)

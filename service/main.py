@@ -31,7 +31,6 @@ from service.kit.retry import TransactionRetryMiddleware
 from service.kit.settings import Settings, get_settings
 from service.monitoring.router import router as monitoring_router
 from service.reference.router import router as reference_router
-from service.referral.disclosure import ActiveCourseConflict, answer_active_course
 from service.referral.router import router as referral_router
 from service.settlement.router import router as settlement_router
 from service.tariff.router import router as tariff_router
@@ -94,7 +93,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.reference = ReferenceCache()
 
     install_error_handlers(app)
-    app.add_exception_handler(ActiveCourseConflict, answer_active_course)  # audited 409
     document_problems(app)
     app.add_middleware(RouteNoteMiddleware)  # innermost: for the access log
     # Innermost of the three: the body it buffers for a replay is already size-capped.

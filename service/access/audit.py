@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -161,6 +162,36 @@ def _uuid(value: object) -> uuid.UUID | None:
         return uuid.UUID(str(value))
     except ValueError:
         return None
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """What a refusal revealed of a patient (e.g. that a course is active): an audited
+    read, written on the refusal's way out (service.errors)."""
+
+    action: str
+    object_type: str
+    object_id: uuid.UUID
+    patient_id: uuid.UUID
+    detail: dict[str, Any]
+
+
+async def record_disclosure(request: Request, disclosure: Disclosure) -> None:
+    """The audit row of a refusal that revealed patient data, in a transaction of its own
+    (the request's was rolled back); if it cannot be written, the refusal fails too."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    async with request.app.state.sessionmaker() as session:
+        await record(
+            session,
+            principal,
+            request.app.state.clock.now(),
+            disclosure.action,
+            disclosure.object_type,
+            disclosure.object_id,
+            disclosure.patient_id,
+            disclosure.detail,
+        )
+        await session.commit()
 
 
 async def record_denied(request: Request, status: int, code: str) -> None:

@@ -30,10 +30,10 @@ from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
+from service.kit.db import dialect_insert, insert_ignoring_conflicts
 from service.models import DeniedAttempt, SignedOutSession
 
 UNKNOWN_ADDRESS = "unknown"
@@ -96,9 +96,7 @@ async def count_denied(
 ) -> None:
     """One more refusal of `address` with `code` in the minute of `at` (an upsert)."""
     minute = at.replace(second=0, microsecond=0)
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    module = postgresql if dialect == "postgresql" else sqlite
-    stmt = module.insert(DeniedAttempt).values(
+    stmt = dialect_insert(session, DeniedAttempt).values(
         minute=minute, address=address, code=code, status=status, count=1
     )
     await session.execute(
@@ -138,11 +136,10 @@ async def sign_out(
     session: AsyncSession, session_id: str, expires_at: datetime, now: datetime
 ) -> None:
     """Refuse the session from now until it would have expired; forget expired ones."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    module = postgresql if dialect == "postgresql" else sqlite
-    await session.execute(
-        module.insert(SignedOutSession)
-        .values(session_id=session_id, expires_at=expires_at)
-        .on_conflict_do_nothing(index_elements=["session_id"])
+    await insert_ignoring_conflicts(
+        session,
+        SignedOutSession,
+        [{"session_id": session_id, "expires_at": expires_at}],
+        ["session_id"],
     )
     await session.execute(delete(SignedOutSession).where(SignedOutSession.expires_at < now))

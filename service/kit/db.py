@@ -86,6 +86,14 @@ async def standalone_session(settings: Settings) -> AsyncIterator[AsyncSession]:
         await engine.dispose()
 
 
+def dialect_insert(session: AsyncSession, table: Table | type[Base]) -> Any:
+    """`INSERT` in the session's dialect (PostgreSQL's or SQLite's), the one that knows
+    `ON CONFLICT`."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table)
+
+
 def insert_ignoring_conflicts(
     session: AsyncSession,
     table: Table | type[Base],
@@ -100,9 +108,7 @@ def insert_ignoring_conflicts(
     the rows go as one executemany of one cached statement, which SQLAlchemy sends in its
     batched "insertmanyvalues" form (for large batches: a multi-row VALUES compiled per
     call is far slower)."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    stmt = module.insert(table).on_conflict_do_nothing(index_elements=list(conflict_on))
+    stmt = dialect_insert(session, table).on_conflict_do_nothing(index_elements=list(conflict_on))
     if returning is not None:
         return session.execute(stmt.returning(returning), list(rows))
     return session.execute(stmt.values(list(rows)))

@@ -557,12 +557,12 @@ async def served_file_hashes(
     """The SHA-256s the `statement.export` audit rows recorded as served, by (object id
     "2024-01/157", format); rows without one (a draft's) are left out."""
     found: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for start in range(0, len(objects), 5000):
+    for start in range(0, len(objects), _CHUNK):
         rows = await session.execute(
             select(AuditEvent.object_id, AuditEvent.detail).where(
                 AuditEvent.action == "statement.export",
                 AuditEvent.object_type == "statement",
-                AuditEvent.object_id.in_(list(objects[start : start + 5000])),
+                AuditEvent.object_id.in_(list(objects[start : start + _CHUNK])),
             )
         )
         for object_id, detail in rows:
@@ -571,6 +571,10 @@ async def served_file_hashes(
     return found
 
 
-def _chunks(ids: Sequence[Any], size: int = 5000) -> list[list[Any]]:
+_CHUNK = 5000
+"""Values per `IN (…)`: well under SQLite's and asyncpg's parameter limits."""
+
+
+def _chunks(ids: Sequence[Any], size: int = _CHUNK) -> list[list[Any]]:
     values = [uuid.UUID(str(i)) for i in ids]
     return [values[i : i + size] for i in range(0, len(values), size)]
