@@ -174,19 +174,15 @@ async def lock_visible_courses(
 async def raise_revisions(
     session: AsyncSession, course_ids: Collection[uuid.UUID]
 ) -> dict[uuid.UUID, int]:
-    """Raise the revision of courses whose visits change, returning the new revisions. The
-    rows are locked first, in id order (see `lock_visible_courses`; already held, that
-    waits for nothing), so concurrent writers of one course get distinct revisions in the
-    order they commit, and writers of overlapping sets of courses never deadlock."""
+    """Raise the revision of courses whose visits change, returning the new revisions.
+
+    The caller holds the rows' locks already (`lock_visible_courses`, in id order), so
+    concurrent writers of one course get distinct revisions in the order they commit, and
+    writers of overlapping sets of courses never deadlock: this UPDATE alone would lock in
+    heap order."""
     if not course_ids:
         return {}
     ordered = sorted(course_ids)
-    await session.execute(
-        select(Course.id)
-        .where(Course.id.in_(ordered))
-        .order_by(Course.id)
-        .with_for_update(key_share=True)  # FOR NO KEY UPDATE
-    )
     rows = await session.execute(
         update(Course)
         .where(Course.id.in_(ordered))
