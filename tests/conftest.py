@@ -25,7 +25,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from service.kit.migrate import upgrade_to_head
 from service.kit.settings import Settings
 from service.main import create_app
 from tests.support.api import Api, MakeApi, add_key, asgi_client
@@ -33,9 +32,9 @@ from tests.support.config import NOW, settings_for
 from tests.support.databases import (
     BACKENDS,
     drop_test_database,
-    ensure_test_database,
     migrated_sqlite,
     reset_postgres,
+    service_database,
 )
 from tests.support.problem_record import SEEN, Answered, undocumented
 
@@ -60,8 +59,7 @@ def pg_url() -> Iterator[str]:
     """The PostgreSQL test database, migrated once; one per test process, so two runs on
     one machine never meet."""
     name = f"ivsettle_test_{os.getpid()}"
-    url = ensure_test_database(name)
-    upgrade_to_head(Settings(database_url=url))
+    url = service_database(name)
     yield url
     drop_test_database(name)
 

@@ -124,6 +124,29 @@ async def test_end_dates_stay_bounded_by_today(api: MakeApi) -> None:
     assert (r.status_code, code_of(r)) == (422, "end_date_in_future")
 
 
+@pytest.mark.parametrize("period", ["2024-07", "2025-01", "9999-12"])
+async def test_no_draft_of_a_period_that_has_not_begun(api: MakeApi, period: str) -> None:
+    """A draft of a period months ahead billed the active courses through it (the demo's
+    9999-12 showed 7,304 kr.): from now on there is none before the period's first day less
+    the start-date margin (2024-06-24 for July, with the clock at 2024-06-15)."""
+    hospital, gentofte = await api("hospital", "HGH"), await api("municipality", "157")
+    region = await api("region")
+    await make_course(hospital, gentofte, start_date="2024-06-01")  # active: it would bill
+    for who, path in (
+        (region, f"/api/v1/settlements/{period}"),
+        (region, f"/api/v1/settlements/{period}.xlsx"),
+        (gentofte, f"/api/v1/settlements/{period}/statements/157"),
+        (gentofte, f"/api/v1/settlements/{period}/statements/157.pdf"),
+    ):
+        r = await who.get(path)
+        assert r.status_code == 409, (path, r.text)
+        assert code_of(r) == "period_not_begun"
+    detail = (await region.get(f"/api/v1/settlements/{period}")).json()["detail"]
+    if period == "2024-07":
+        assert detail == "2024-07 has not begun: its draft can be seen from 2024-06-24"
+    assert (await gentofte.get("/api/v1/settlements/2024-06/statements/157")).status_code == 200
+
+
 # --- item 4: the active-course conflict reveals nothing to another hospital, and is audited
 
 

@@ -43,6 +43,7 @@ from service.kit.settings import Settings
 from tests.support.api import Api, MakeApi
 from tests.support.cli import free_port
 from tests.support.config import service_env
+from tests.support.databases import owner_engine
 from tests.support.factories import CPR_A, CPR_B, CPR_C, completed_course, make_course, visit
 
 CPR_D = "1010104000"
@@ -559,8 +560,9 @@ async def test_a_server_killed_mid_issue_leaves_the_period_unissued(
         before = await fingerprint(app)
 
         async with contextlib.AsyncExitStack() as stack:
-            if postgres:
-                lock = await stack.enter_async_context(app.state.engine.connect())
+            if postgres:  # as the owner: the service role may not lock a write-once table
+                owner = await stack.enter_async_context(owner_engine(app))
+                lock = await stack.enter_async_context(owner.connect())
                 await lock.begin()
                 await lock.execute(text("LOCK TABLE statement_lines IN SHARE MODE"))
             issuing = asyncio.create_task(region.post("/api/v1/settlements/2024-03/issue"))

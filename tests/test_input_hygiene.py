@@ -241,6 +241,8 @@ async def test_a_nul_in_a_query_or_path_is_refused(
     client: Api = getattr(parties, role)
     r = await client.client.request(method, url, json=body)
     assert_refused(r, field)
+    # Not echoed either, not even escaped: the path's segment with it is masked.
+    assert "\\u0000" not in r.text and "\x00" not in r.text
 
 
 async def test_a_nul_in_visits_query_and_a_stored_header_is_refused(parties: Parties) -> None:
@@ -347,6 +349,15 @@ async def test_an_acceptance_date_is_iso_text(parties: Parties) -> None:
         json={"start_date": 1711584000, "setting": "home"},
     )
     assert_refused(r, "body.start_date")
+
+
+@pytest.mark.parametrize("value", ["1711584000", "2024-3-1", "20240301", "2024-03-01T00:00"])
+@pytest.mark.parametrize("name", ["started_from", "started_to"])
+async def test_a_course_search_date_is_iso_text(parties: Parties, name: str, value: str) -> None:
+    r = await parties.region.get(f"{API}/courses", params={name: value})
+    assert_refused(r, f"query.{name}")
+    kept = await parties.region.get(f"{API}/courses", params={name: "2024-03-01"})
+    assert kept.status_code == 200, kept.text
 
 
 @pytest.mark.parametrize(

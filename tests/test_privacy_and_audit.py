@@ -28,7 +28,7 @@ from service.models import ApiClient, AuditEvent, DeniedAttempt, Patient
 from tests.support.api import MakeApi, new_api
 from tests.support.config import NOW, service_env, settings_for
 from tests.support.cpr_guard import CPR_GUARD, CprGuard
-from tests.support.databases import migrated_sqlite
+from tests.support.databases import migrated_sqlite, owner_sessions
 from tests.support.factories import (
     CPR_A,
     CPR_B,
@@ -106,7 +106,7 @@ async def test_reads_and_writes_are_audited(api: MakeApi, app: FastAPI) -> None:
 async def test_the_audit_log_is_append_only_in_the_database(api: MakeApi, app: FastAPI) -> None:
     await make_course(await api("hospital", "HGH"), await api("municipality", "157"))
     for statement in ("UPDATE audit_events SET action = 'x'", "DELETE FROM audit_events"):
-        async with app.state.sessionmaker() as session:
+        async with owner_sessions(app) as sessions, sessions() as session:
             with pytest.raises(DBAPIError, match="append-only"):
                 await session.execute(text(statement))
             await session.rollback()
@@ -129,15 +129,16 @@ async def test_a_failed_audit_write_fails_the_request(api: MakeApi, app: FastAPI
         if postgres
         else "DROP TRIGGER refuse_all"
     )
-    async with app.state.sessionmaker() as session:
-        await session.execute(text(refuse))
-        await session.commit()
-    try:
-        r = await hospital.post("/api/v1/referrals", json=referral_payload())
-    finally:
-        async with app.state.sessionmaker() as session:
-            await session.execute(text(undo))
+    async with owner_sessions(app) as sessions:
+        async with sessions() as session:
+            await session.execute(text(refuse))
             await session.commit()
+        try:
+            r = await hospital.post("/api/v1/referrals", json=referral_payload())
+        finally:
+            async with sessions() as session:
+                await session.execute(text(undo))
+                await session.commit()
     assert r.status_code == 500
     assert r.json()["code"] == "internal_error"
     assert "Traceback" not in r.text and CPR_A not in r.text

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from tests.support.api import Api, MakeApi
+from tests.support.databases import owner_sessions
 from tests.support.factories import (
     CPR_A,
     CPR_B,
@@ -218,7 +219,8 @@ async def test_issued_statements_cannot_be_changed_in_the_database(
         "UPDATE course_positions SET tier = 3",
         "DELETE FROM settlement_issues",
     ):
-        async with app.state.sessionmaker() as session:
+        # As the owner: the service role is refused earlier, by its privileges.
+        async with owner_sessions(app) as sessions, sessions() as session:
             with pytest.raises(DBAPIError, match="write-once"):
                 await session.execute(text(sql))
             await session.rollback()
@@ -444,7 +446,7 @@ async def test_downloads_parse_back_and_issued_files_never_change(
         404,
         422,
     )
-    async with app.state.sessionmaker() as session:
+    async with owner_sessions(app) as sessions, sessions() as session:
         with pytest.raises(DBAPIError, match="write-once"):
             await session.execute(text("UPDATE statement_files SET format = 'txt'"))
 

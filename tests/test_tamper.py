@@ -21,12 +21,14 @@ from service.settlement.verify import verify, verify_audit_chain
 from tests.support.api import MakeApi
 from tests.support.cli import run_cli
 from tests.support.config import service_env
-from tests.support.databases import PG_ADMIN_USER, PG_HOST, PG_PORT
+from tests.support.databases import PG_ADMIN_USER, PG_HOST, PG_PORT, owner_sessions
 from tests.test_verify import _history, _update_behind_the_guard
 
 
 async def _refused(app: FastAPI, sql: str, params: dict[str, Any] | None = None) -> str:
-    async with app.state.sessionmaker() as session:
+    """The error of `sql` run as the tables' owner: the guards refuse even the owner (the
+    service role is refused before them, by its privileges: test_least_privilege.py)."""
+    async with owner_sessions(app) as sessions, sessions() as session:
         with pytest.raises(DBAPIError) as refused:
             await session.execute(text(sql), params or {})
         await session.rollback()
@@ -82,7 +84,7 @@ async def test_verify_names_what_the_owner_changed(app: FastAPI, api: MakeApi) -
     region = await api("region")
     assert (await region.get("/api/v1/settlements/2024-01/statements/157.csv")).status_code == 200
     assert all(c.ok for c in await _checks(app)) and not await _audit(app)
-    async with app.state.sessionmaker() as session:
+    async with owner_sessions(app) as sessions, sessions() as session:
         await _update_behind_the_guard(
             session,
             "statements",
@@ -133,7 +135,7 @@ async def test_a_file_changed_with_its_sha256_is_named(
     served = (await region.get("/api/v1/settlements/2024-01/statements/157.pdf")).content
     assert all(c.ok for c in await _checks(app)) and not await _audit(app)
     forged = served.replace(b"%PDF-", b"%PDF- forged ", 1)
-    async with app.state.sessionmaker() as session:
+    async with owner_sessions(app) as sessions, sessions() as session:
         await _update_behind_the_guard(
             session,
             "statement_files",

@@ -23,6 +23,7 @@ from service.settlement.verify import IssueCheck, verify
 from tests.support.api import Api, MakeApi, new_api
 from tests.support.cli import run_cli
 from tests.support.config import NOW, service_env
+from tests.support.databases import owner_sessions
 from tests.support.factories import CPR_A, CPR_B, CPR_C, at, issue, make_course, visit
 
 
@@ -118,7 +119,7 @@ async def test_a_changed_history_is_found(app: FastAPI, api: MakeApi) -> None:
     made = await _history(app, api)
     sqlite = app.state.engine.dialect.name == "sqlite"
     course_id = made["short"]["id"].replace("-", "") if sqlite else made["short"]["id"]
-    async with app.state.sessionmaker() as session:
+    async with owner_sessions(app) as sessions, sessions() as session:
         await _update_behind_the_guard(
             session,
             "course_versions",
@@ -162,7 +163,7 @@ async def _change_a_statement_line(session: AsyncSession) -> None:
 
 async def test_a_changed_statement_line_is_found(app: FastAPI, api: MakeApi) -> None:
     await _history(app, api)
-    async with app.state.sessionmaker() as session:
+    async with owner_sessions(app) as sessions, sessions() as session:
         await _change_a_statement_line(session)
         await session.commit()
     (january,) = await _checks(app, "2024-01")
@@ -213,7 +214,7 @@ def test_verify_command_reports_and_fails_on_a_change(settings: Settings, tmp_pa
 
     async def tamper() -> None:
         app = create_app(settings)
-        async with app.state.sessionmaker() as session:
+        async with owner_sessions(app) as sessions, sessions() as session:
             await _change_a_statement_line(session)
             await session.commit()
         await app.state.engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import NoReturn, TypeVar
@@ -15,6 +16,7 @@ from service.domain.tariff import DomainError
 from service.errors import ServiceError, as_service_error
 from service.kit.clock import Clock
 from service.kit.db import standalone_session
+from service.kit.privileges import service_role_problems
 from service.kit.settings import Settings, get_settings
 from service.reference.loader import prepare_database
 
@@ -35,10 +37,21 @@ def configure_logging() -> None:
     )
 
 
-def prepared_settings() -> Settings:
-    """The settings, with the database migrated to head and the reference data loaded."""
+def prepared_settings(report: bool = False) -> Settings:
+    """The settings, with the database migrated to head and the reference data loaded;
+    with `report`, say which privileges the service role got and where least privilege
+    does not hold (service/kit/privileges.py)."""
     settings = get_settings()
-    prepare_database(settings)
+    grants = prepare_database(settings)
+    if report:
+        if grants is not None:
+            typer.echo(
+                f"service role {grants.role}: SELECT, INSERT on {len(grants.write_once)} "
+                f"write-once tables; SELECT, INSERT, UPDATE, DELETE on {len(grants.mutable)} "
+                "others; owns nothing"
+            )
+        for problem in asyncio.run(service_role_problems(settings)):
+            typer.echo(f"warning: least privilege does not hold: {problem}", err=True)
     return settings
 
 

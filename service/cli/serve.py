@@ -31,7 +31,7 @@ def serve(
     from service.main import create_app
 
     configure_logging()
-    settings = prepared_settings()
+    settings = prepared_settings(report=True)
     shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
     base = f"http://{shown_host}:{port}"
     if demo:
@@ -70,7 +70,7 @@ def serve(
 def migrate() -> None:
     """Migrate the database to head and load the reference data (both idempotent)."""
     configure_logging()
-    settings = prepared_settings()
+    settings = prepared_settings(report=True)
     typer.echo(f"database at head: {describe(settings)}")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
@@ -23,6 +22,7 @@ from service.course.schemas import (
 )
 from service.deps import Ctx, require
 from service.domain.vocabulary import CourseStatus
+from service.kit.contract import IsoDate
 from service.kit.openapi_responses import problems
 
 router = APIRouter(prefix="/api/v1", tags=["courses"])
@@ -36,8 +36,8 @@ async def list_courses(
     ctx: Reader,
     municipality_code: str | None = None,
     status: CourseStatus | None = None,
-    started_from: date | None = None,
-    started_to: date | None = None,
+    started_from: IsoDate | None = None,
+    started_to: IsoDate | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     # Bounded: an offset beyond 64 bits reached the database and failed there (a 500).
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,

@@ -58,6 +58,7 @@ ProblemCode = Literal[
     "period_not_ended",
     "period_out_of_sequence",
     "period_closed",
+    "period_not_begun",
     "issue_in_progress",
     # 413
     "request_too_large",
@@ -154,6 +155,9 @@ PROBLEM_CODES: Final[Mapping[ProblemCode, CodeMeaning]] = {
     "period_not_ended": CodeMeaning(409, "the period has not ended yet"),
     "period_out_of_sequence": CodeMeaning(409, "an earlier period must be issued first"),
     "period_closed": CodeMeaning(409, "the period lies before the last issued one"),
+    "period_not_begun": CodeMeaning(
+        409, "the period has not begun: no draft of it yet (the detail says from when)"
+    ),
     "issue_in_progress": CodeMeaning(409, "another issue is being made; ask again"),
     "request_too_large": CodeMeaning(413, "the body is larger than the service accepts"),
     "too_many_attempts": CodeMeaning(

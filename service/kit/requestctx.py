@@ -52,14 +52,19 @@ def new_request_id() -> str:
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _plain_segment(segment: str) -> bool:
+    if _CONTROL.search(segment):  # a NUL or a newline is never echoed, not even escaped
+        return False
     return _UUID.match(segment) is not None or not SIX_DIGITS.search(segment)
 
 
 def mask_path(path: str) -> str:
     """A (decoded) path with every segment that could hold a CPR number (six digits in a
-    row, anywhere in it, except in a UUID) replaced by `*`: for a problem's `instance` and
-    what the web pages send back (a redirect's target)."""
+    row, anywhere in it, except in a UUID) or a control character replaced by `*`: for a
+    problem's `instance` and what the web pages send back (a redirect's target)."""
     return "/".join(s if _plain_segment(s) else "*" for s in path.split("/"))
 
 

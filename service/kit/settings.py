@@ -16,6 +16,10 @@ class Settings(BaseSettings):
     """Everything the service reads from its environment.
 
     - `database_url`: SQLite (aiosqlite) file by default; PostgreSQL via postgresql+asyncpg://.
+      The service connects with it; on PostgreSQL, as a role that owns nothing.
+    - `migration_database_url`: PostgreSQL only, the tables' owner: migrations run with it,
+      then grant the service's role (the user of `database_url`) what it may do. Unset,
+      `database_url` migrates too (one role: SQLite, or a one-person installation).
     - `now`: pins the clock (demos and tests only).
     - `cpr_key` / `cpr_hash_key`: base64 keys (32 bytes each) for encrypting CPR at rest and
       for the keyed look-up hash. When unset, they are read from `key_file`, which is created
@@ -25,6 +29,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="IVSETTLE_", extra="ignore")
 
     database_url: str = DEFAULT_DATABASE_URL
+    migration_database_url: str | None = None
     now: datetime | None = None
     cpr_key: str | None = None
     cpr_hash_key: str | None = None
@@ -44,6 +49,13 @@ class Settings(BaseSettings):
     months ahead. End dates may not lie past today at all."""
     echo_sql: bool = False
 
+    @field_validator("migration_database_url")
+    @classmethod
+    def _owner_is_postgres(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("postgresql"):
+            raise ValueError("IVSETTLE_MIGRATION_DATABASE_URL is for PostgreSQL only")
+        return value
+
     @field_validator("now")
     @classmethod
     def _now_is_aware(cls, value: datetime | None) -> datetime | None:
@@ -54,6 +66,16 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def owner_database_url(self) -> str:
+        """The URL migrations run with: the owner's, else the service's own."""
+        return self.migration_database_url or self.database_url
+
+    @property
+    def separate_owner(self) -> bool:
+        """Whether the service connects as a role other than the owner's (least privilege)."""
+        return self.migration_database_url not in (None, self.database_url)
 
 
 @lru_cache

@@ -19,6 +19,7 @@ from service.errors import Conflict
 from service.kit.clock import Clock
 from service.kit.db import standalone_session
 from service.kit.migrate import upgrade_to_head
+from service.kit.privileges import Grants
 from service.kit.settings import Settings
 from service.models import Hospital, Municipality
 from service.reference import repository
@@ -90,8 +91,10 @@ async def load_reference(settings: Settings) -> None:
         await session.commit()
 
 
-def prepare_database(settings: Settings) -> None:
-    """Migrate to head, then load the reference data (both idempotent): what every command
-    runs before it touches the database."""
-    upgrade_to_head(settings)
+def prepare_database(settings: Settings) -> Grants | None:
+    """Migrate to head (as the owner, granting the service role), then load the reference
+    data as the service (both idempotent): what every command runs before it touches the
+    database. Returns the grants made, if any."""
+    grants = upgrade_to_head(settings)
     asyncio.run(load_reference(settings))
+    return grants

@@ -37,9 +37,10 @@ else:
         str, Path(pattern=r"^\d{4}-\d{2}$", examples=["2024-03"]), AfterValidator(_period)
     ]
 
-# Every route on a period: a period written wrong, or one before the last issued period
-# that was never issued (the rules add the index, not-ended and out-of-order codes).
-_PERIOD: tuple[ProblemCode, ...] = ("invalid_period", "period_closed")
+# Every route on a period: a period written wrong, one before the last issued period that
+# was never issued, or one not begun (the rules add the index, not-ended and out-of-order
+# codes).
+_PERIOD: tuple[ProblemCode, ...] = ("invalid_period", "period_closed", "period_not_begun")
 
 
 # Registered before the JSON routes: "157.pdf" must not be read as a municipality code.

@@ -8,7 +8,7 @@ before the agreement) propagate; service.errors answers them.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,9 +30,12 @@ LAST_STAIRCASE_YEAR = 2100
 
 
 async def _statements(
-    session: AsyncSession, period: Period, only: str | None = None
+    ctx: Ctx, period: Period, only: str | None = None
 ) -> tuple[list[Presented], SettlementIssue | None]:
-    """The period's statements: stored when issued, else a draft computed now."""
+    """The period's statements: stored when issued, else a draft computed now; no draft of
+    a period that has not begun (with the margin a start date may lie ahead: then a
+    course of it can exist)."""
+    session = ctx.session
     issue = await repository.issue_of(session, period)
     if issue is not None:
         stored = await repository.stored_issue(session, issue, only)
@@ -43,6 +46,12 @@ async def _statements(
             "period_closed",
             f"{period} was never issued and lies before the last issued period {last.period}; "
             "what it owes was settled in later statements",
+        )
+    earliest = period.first_day - timedelta(days=ctx.future_date_margin_days)
+    if ctx.clock.today() < earliest:
+        raise Conflict(
+            "period_not_begun",
+            f"{period} has not begun: its draft can be seen from {earliest.isoformat()}",
         )
     run = await compute(session, period)
     municipalities = [
@@ -58,7 +67,7 @@ async def get_statement(ctx: Ctx, period: Period, municipality_code: str) -> Sta
         raise NotFound("statement_not_found", "no such statement for this client")
     if await repository.municipality(ctx.session, municipality_code) is None:
         raise NotFound("statement_not_found", "no such statement for this client")
-    statements, _ = await _statements(ctx.session, period, municipality_code)
+    statements, _ = await _statements(ctx, period, municipality_code)
     (presented,) = statements
     statement = presented.statement
     await audit.record(
@@ -70,7 +79,7 @@ async def get_statement(ctx: Ctx, period: Period, municipality_code: str) -> Sta
 
 async def region_summary(ctx: Ctx, period: Period) -> RegionSummaryOut:
     """All municipalities' totals for a period, with the staircase of its year."""
-    statements, issue = await _statements(ctx.session, period)
+    statements, issue = await _statements(ctx, period)
     return presentation.region_summary(
         period,
         statements,

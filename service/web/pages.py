@@ -112,6 +112,7 @@ MESSAGES: dict[str, str] = {
     "too_many_attempts": (
         "For mange mislykkede forsøg på at logge ind fra din adresse. Vent lidt, og prøv igen."
     ),
+    "period_not_begun": "Perioden er ikke begyndt endnu, så der er ingen kladde af den.",
     "period_not_ended": "Perioden er ikke slut endnu. Den kan udstedes, når måneden er omme.",
     "period_out_of_sequence": (
         "Perioden kan ikke udstedes nu: efter den første udstedelse skal hver udstedelse være "

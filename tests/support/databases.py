@@ -4,21 +4,26 @@ in CI), in a test database of its own role, emptied and reloaded before each tes
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from service.kit.db import create_engine
 from service.kit.migrate import upgrade_to_head
 from service.kit.settings import Settings
 from service.reference.loader import load_reference
-from tests.support.config import settings_for
+from tests.support.config import OWNER_ROLE, SERVICE_ROLE, as_role, settings_for
 
 PG_HOST = os.environ.get("IVSETTLE_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("IVSETTLE_TEST_PG_PORT", "5432"))
 PG_ADMIN_USER = os.environ.get("IVSETTLE_TEST_PG_ADMIN", "postgres")
 PG_ADMIN_URL = f"postgresql://{PG_ADMIN_USER}@{PG_HOST}:{PG_PORT}/postgres"
-TEST_ROLE = "ivsettle"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -35,20 +40,55 @@ def pg_reachable() -> bool:
 
 
 def ensure_test_database(name: str) -> str:
-    """(Re)create the test database, owned by its own role; return its SQLAlchemy URL."""
+    """(Re)create the test database, owned by the owner role (the service role exists
+    too, owning nothing); return the owner's SQLAlchemy URL."""
 
     async def create() -> None:
         conn = await asyncpg.connect(PG_ADMIN_URL)
         try:
-            if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", TEST_ROLE):
-                await conn.execute(f'CREATE ROLE "{TEST_ROLE}" LOGIN')
+            for role in (OWNER_ROLE, SERVICE_ROLE):
+                if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
+                    # Another test run may make it meanwhile.
+                    with contextlib.suppress(asyncpg.DuplicateObjectError):
+                        await conn.execute(f'CREATE ROLE "{role}" LOGIN')
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await conn.execute(f'CREATE DATABASE "{name}" OWNER "{TEST_ROLE}"')
+            await conn.execute(f'CREATE DATABASE "{name}" OWNER "{OWNER_ROLE}"')
         finally:
             await conn.close()
 
     asyncio.run(create())
-    return f"postgresql+asyncpg://{TEST_ROLE}@{PG_HOST}:{PG_PORT}/{name}"
+    return f"postgresql+asyncpg://{OWNER_ROLE}@{PG_HOST}:{PG_PORT}/{name}"
+
+
+def service_database(name: str) -> str:
+    """A new test database migrated to head by its owner, the service role granted its
+    privileges; returns the service role's URL (what the service connects with)."""
+    owner = ensure_test_database(name)
+    service = as_role(owner, SERVICE_ROLE)
+    upgrade_to_head(Settings(database_url=service, migration_database_url=owner))
+    return service
+
+
+@asynccontextmanager
+async def owner_engine(app: FastAPI) -> AsyncIterator[AsyncEngine]:
+    """An engine as the tables' owner, for a test's deliberate work past the service role's
+    privileges (lifting a trigger, a table lock); SQLite has one role: the app's own."""
+    owner = app.state.settings.migration_database_url
+    if owner is None:
+        yield app.state.engine
+        return
+    engine = create_engine(Settings(database_url=owner))
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def owner_sessions(app: FastAPI) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on `owner_engine`."""
+    async with owner_engine(app) as engine:
+        yield async_sessionmaker(engine, expire_on_commit=False)
 
 
 def drop_test_database(name: str) -> None:
