@@ -95,6 +95,8 @@ class Ctx:
     reference: ReferenceCache = field(default_factory=ReferenceCache)
     future_date_margin_days: int = 7
     """How far past today a start date may lie (IVSETTLE_FUTURE_DATE_MARGIN_DAYS)."""
+    require_approval: bool = True
+    """Whether an issue needs another region client's approval (IVSETTLE_REQUIRE_APPROVAL)."""
 
     @property
     def now(self) -> datetime:
@@ -162,6 +164,7 @@ def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Ctx]]:
             request.app.state.vault,
             request.app.state.reference,
             future_date_margin_days=request.app.state.settings.future_date_margin_days,
+            require_approval=request.app.state.settings.require_approval,
         )
 
     return dependency

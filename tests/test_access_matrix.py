@@ -95,6 +95,8 @@ async def _targets(callers: Callers) -> Targets:
         assert r.status_code == 201, r.text
     r = await region.post("/api/v1/settlements/2024-03/issue")
     assert r.status_code == 201, r.text
+    r = await region.post("/api/v1/settlements/2024-04/approval")
+    assert r.status_code == 201, r.text
     r = await region.get("/api/v1/tariffs")
     assert r.status_code == 200, r.text
     return Targets(referral_id=referral["id"], course_id=course["id"], tariff_id=r.json()[0]["id"])
@@ -146,7 +148,9 @@ async def test_access_matrix(app: FastAPI, api: MakeApi) -> None:
                     if foreign_role not in access.allowed:
                         continue  # refused by role already, as checked with the home key
                 targets = await _fresh(callers, access.fresh, shared)
-                url = path.format_map(targets.params())
+                url = path.format_map(
+                    targets.params() | ({"period": access.period} if access.period else {})
+                )
                 body = access.body(targets) if access.body else None
                 if who == "anonymous":
                     client = callers.anonymous

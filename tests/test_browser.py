@@ -2,7 +2,8 @@
 Playwright against a real server (uvicorn in a subprocess) on a SQLite database with a small
 simulated region (three months, about 60 courses, nothing issued yet).
 
-Region finance signs in, issues the month, opens a statement, downloads its XLSX and finds
+The region's controller approves the month and may not issue it; region finance, another
+user, signs in and issues it, opens a statement, downloads its XLSX and finds
 the page's total in it; a municipality signs in and finds no other municipality's data.
 Screenshots of the overview and the staircase chart go to tests/artifacts/screenshots/
 (git-ignored). Without the browser or the playwright package these tests are skipped, with
@@ -92,6 +93,7 @@ def server(browser_available: None, tmp_path_factory: pytest.TempPathFactory) ->
         name: asyncio.run(create_client(settings, name, role, org))
         for name, role, org in (
             ("region", "region", None),
+            ("controller", "region", None),
             ("gentofte", "municipality", "157"),
             ("hospital", "hospital", "HGH"),
         )
@@ -137,13 +139,32 @@ def screenshot_ok(path: Path) -> None:
 def test_region_finance_issues_a_month_opens_a_statement_and_downloads_it(
     chromium: Browser, server: Server, tmp_path: Path
 ) -> None:
+    # Four eyes (on, as by default): the controller approves the draft ...
+    checker = sign_in(chromium, server, "controller", viewport=LAPTOP)
+    assert checker.url.endswith("/perioder/2024-03"), checker.url  # the month just ended
+    assert "Ikke godkendt endnu" in checker.inner_text("#godkendelse")
+    checker.click("text=Godkend kladden")
+    checker.wait_for_load_state()
+    assert checker.url.endswith("/perioder/2024-03?godkendt=ny")
+    assert "Godkendt af controller" in checker.inner_text("#godkendelse")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    checker.screenshot(path=str(SCREENSHOTS / "approved.png"), full_page=True)
+    # ... and may not issue it herself.
+    checker.click("text=Udsted marts 2024")
+    checker.click("button.primary")
+    checker.wait_for_load_state()
+    assert "Du godkendte selv kladden" in checker.inner_text(".problem")
+
+    # Finance, another user, issues what was approved.
     page = sign_in(chromium, server, "region", viewport=LAPTOP)
-    assert page.url.endswith("/perioder/2024-03"), page.url  # the month just ended
+    assert page.url.endswith("/perioder/2024-03"), page.url
     assert "Udkast" in page.inner_text("h1")
+    assert "Godkendt af controller" in page.inner_text("#godkendelse")
     draft_total = kr(page.inner_text("#region-total"))
     assert draft_total > 0
 
     page.click("text=Udsted marts 2024")
+    assert "Godkendt af controller" in page.inner_text("#approval-text")
     confirm = page.inner_text("#confirm-text")
     assert "marts 2024" in confirm and kr(confirm) == draft_total
     page.click("button.primary")
@@ -193,7 +214,7 @@ def test_region_finance_issues_a_month_opens_a_statement_and_downloads_it(
     assert page.locator("svg.chart").count() == 8
     assert int(page.inner_text("#referred").replace(".", "")) > 0
     page.screenshot(path=str(SCREENSHOTS / "monitoring.png"), full_page=True)
-    for name in ("overview.png", "staircase.png", "monitoring.png"):
+    for name in ("approved.png", "overview.png", "staircase.png", "monitoring.png"):
         screenshot_ok(SCREENSHOTS / name)
 
 

@@ -54,6 +54,23 @@ def test_settle_shows_the_draft_then_issues(
     assert "period_out_of_sequence" in refused.stderr
 
 
+def test_settle_approves_and_keeps_four_eyes(
+    filled_database: dict[str, str], tmp_path: Path
+) -> None:
+    env = filled_database | {"IVSETTLE_REQUIRE_APPROVAL": "true"}
+    refused = run_cli(env, tmp_path, "settle", "2024-03", "--issue")
+    assert refused.returncode == 1 and "approval_required" in refused.stderr
+    approved = run_cli(env, tmp_path, "settle", "2024-03", "--approve")
+    assert approved.returncode == 0, approved.stderr
+    assert "draft approved now" in approved.stdout
+    again = run_cli(env, tmp_path, "settle", "2024-03", "--approve")
+    assert "draft already approved by this client" in again.stdout
+    same = run_cli(env, tmp_path, "settle", "2024-03", "--issue")
+    assert same.returncode == 1 and "approval_by_same_client" in same.stderr
+    both = run_cli(env, tmp_path, "settle", "2024-03", "--approve", "--issue")
+    assert both.returncode != 0 and "four eyes" in both.stderr
+
+
 def test_export_writes_the_statement(filled_database: dict[str, str], tmp_path: Path) -> None:
     run_cli(filled_database, tmp_path, "settle", "2024-03", "--issue")
     for fmt in ("csv", "xlsx", "pdf"):

@@ -41,7 +41,9 @@ def test_the_demo_fills_an_empty_database_once(
     last, keys = demo.prepare_demo(settings, said.append)
     assert any("months issued: 2" in line for line in said)
     assert any("errors: 0" in line for line in said)
-    assert len(keys) == 5 and (tmp_path / "ivsettle-demo-keys.json").exists()
+    assert len(keys) == 6 and (tmp_path / "ivsettle-demo-keys.json").exists()
+    # Two region keys: one approves a month, the other issues it (four eyes).
+    assert sum(1 for name, role, _ in demo.DEMO_CLIENTS if role == "region") == 2
     said.clear()
     assert demo.prepare_demo(settings, said.append) == (last, keys)
     assert said == []  # nothing simulated twice

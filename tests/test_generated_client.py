@@ -94,6 +94,7 @@ def test_a_generated_client_drives_the_whole_flow(tmp_path: Path) -> None:
             ("hospital", "hospital", "HGH"),
             ("gentofte", "municipality", "157"),
             ("region", "region", None),
+            ("controller", "region", None),
         )
     ]
     with running_server(env, free_port(), tmp_path / "server.log") as url:

@@ -33,6 +33,7 @@ WRITE_ONCE = {
     "audit_events",
     "course_positions",
     "course_versions",
+    "settlement_approvals",
     "settlement_inputs",
     "settlement_issues",
     "statement_files",
@@ -172,7 +173,7 @@ def test_migrate_reports_the_service_roles_privileges(
     env = os.environ | service_env(settings.database_url)
     ok = run_cli(env, tmp_path, "migrate")
     assert ok.returncode == 0, ok.stderr
-    assert f"service role {SERVICE_ROLE}: SELECT, INSERT on 9 write-once tables" in ok.stdout, (
+    assert f"service role {SERVICE_ROLE}: SELECT, INSERT on 10 write-once tables" in ok.stdout, (
         ok.stdout
     )
     assert "owns nothing" in ok.stdout and "warning" not in ok.stderr

@@ -69,7 +69,15 @@ async def with_ctx(settings: Settings, work: Callable[[Ctx], Awaitable[T]]) -> T
     async with standalone_session(settings) as session:
         clock = Clock(settings.now)
         principal = await command_line_principal(session, clock.now())
-        result = await work(Ctx(session, principal, clock, load_vault(settings)))
+        ctx = Ctx(
+            session,
+            principal,
+            clock,
+            load_vault(settings),
+            future_date_margin_days=settings.future_date_margin_days,
+            require_approval=settings.require_approval,
+        )
+        result = await work(ctx)
         await session.commit()
         return result
 

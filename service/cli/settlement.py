@@ -18,6 +18,7 @@ from service.kit.db import standalone_session
 from service.kit.settings import Settings
 from service.report.files import File
 from service.settlement import downloads, service
+from service.settlement.approval import approve_period
 from service.settlement.issue import issue_period
 from service.settlement.schemas import RegionSummaryOut
 from service.settlement.verify import (
@@ -32,21 +33,38 @@ from service.settlement.verify import (
 def settle(
     period: Annotated[str, typer.Argument(help="The period, YYYY-MM")],
     issue: Annotated[bool, typer.Option("--issue", help="Issue it (else: show the draft)")] = False,
+    approve: Annotated[
+        bool,
+        typer.Option(
+            "--approve",
+            help="Approve the draft as it is now (four eyes: an API region client issues it)",
+        ),
+    ] = False,
 ) -> None:
-    """Show the settlement of a period for all 29 municipalities, or issue it."""
+    """Show the settlement of a period for all 29 municipalities, approve it, or issue it."""
+    if issue and approve:
+        raise typer.BadParameter("--approve and --issue: four eyes means two clients")
     settings = prepared_settings()
 
     async def work(ctx: Ctx) -> tuple[RegionSummaryOut, bool]:
         month = Period.parse(period)
         if issue:
             return await issue_period(ctx, month)
+        if approve:
+            _, created = await approve_period(ctx, month)
+            return await service.region_summary(ctx, month), created
         return await service.region_summary(ctx, month), False
 
     try:
         summary, created = asyncio.run(with_ctx(settings, work))
     except (ServiceError, DomainError) as exc:
         fail(exc)
-    state = summary.state if not issue else ("issued now" if created else "already issued")
+    if issue:
+        state = "issued now" if created else "already issued"
+    elif approve:
+        state = "draft approved now" if created else "draft already approved by this client"
+    else:
+        state = summary.state
     typer.echo(f"Period {summary.period}: {state}; payer {summary.payer.name}")
     typer.echo(f"{'kode':<5} {'kommune':<18} {'nr.':>5} {'linjer':>6} {'i alt (kr.)':>14}")
     for m in summary.municipalities:

@@ -90,3 +90,12 @@ def _canonical(value: Any) -> Any:
     if isinstance(value, dict | list | tuple):
         return json.loads(json.dumps(value))  # as a JSON column gives it back
     return value
+
+
+def draft_digest(period: str, statements: Mapping[str, str]) -> str:
+    """One hash for a period's draft as approved: SHA-256 of the JCS form of its period and
+    each municipality's statement hash (code → hash). Two drafts with one digest have the
+    same content, statement for statement."""
+    return hashlib.sha256(
+        rfc8785.dumps({"period": period, "statements": dict(sorted(statements.items()))})
+    ).hexdigest()

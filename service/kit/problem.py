@@ -41,6 +41,7 @@ ProblemCode = Literal[
     "transfer_not_found",
     "municipality_not_found",
     "statement_not_found",
+    "approval_not_found",
     "tariff_not_found",
     "no_tariff",
     "method_not_allowed",
@@ -59,6 +60,10 @@ ProblemCode = Literal[
     "period_out_of_sequence",
     "period_closed",
     "period_not_begun",
+    "period_already_issued",
+    "approval_required",
+    "approval_by_same_client",
+    "draft_changed_since_approval",
     "issue_in_progress",
     # 413
     "request_too_large",
@@ -127,6 +132,7 @@ PROBLEM_CODES: Final[Mapping[ProblemCode, CodeMeaning]] = {
     "transfer_not_found": CodeMeaning(404, "no such transfer for this client"),
     "municipality_not_found": CodeMeaning(404, "no municipality with this code"),
     "statement_not_found": CodeMeaning(404, "no such statement for this client"),
+    "approval_not_found": CodeMeaning(404, "the period's draft has not been approved"),
     "tariff_not_found": CodeMeaning(404, "no tariff version with this id"),
     "no_tariff": CodeMeaning(404, "no tariff version covers this year"),
     "method_not_allowed": CodeMeaning(405, "the path does not take this method"),
@@ -155,6 +161,18 @@ PROBLEM_CODES: Final[Mapping[ProblemCode, CodeMeaning]] = {
     "period_not_ended": CodeMeaning(409, "the period has not ended yet"),
     "period_out_of_sequence": CodeMeaning(409, "an earlier period must be issued first"),
     "period_closed": CodeMeaning(409, "the period lies before the last issued one"),
+    "period_already_issued": CodeMeaning(409, "the period is issued: there is no draft to approve"),
+    "approval_required": CodeMeaning(
+        409, "the period's draft must be approved (by another region client) before it is issued"
+    ),
+    "approval_by_same_client": CodeMeaning(
+        409, "the client that approved the draft may not issue it: four eyes (`approved_by`)"
+    ),
+    "draft_changed_since_approval": CodeMeaning(
+        409,
+        "the draft recomputed now differs from the one approved (`municipalities` names whose "
+        "statements changed): approve it again",
+    ),
     "period_not_begun": CodeMeaning(
         409, "the period has not begun: no draft of it yet (the detail says from when)"
     ),

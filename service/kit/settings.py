@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     """How far past today (Europe/Copenhagen) a start date may lie: a municipality accepts a
     referral some days before discharge (a weekend or a holiday in between), never a plan for
     months ahead. End dates may not lie past today at all."""
+    require_approval: bool = True
+    """Four eyes: a period is issued only after another region client approved exactly the
+    draft the issue recomputes. `false` for a one-person installation."""
     echo_sql: bool = False
 
     @field_validator("migration_database_url")

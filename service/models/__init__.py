@@ -16,6 +16,7 @@ from service.models.reference import Hospital, Municipality, PriceIndex, TariffR
 from service.models.security import DeniedAttempt, SignedOutSession
 from service.models.settlement import (
     CoursePosition,
+    SettlementApproval,
     SettlementInput,
     SettlementIssue,
     Statement,
@@ -39,6 +40,7 @@ __all__ = [
     "Patient",
     "PriceIndex",
     "Referral",
+    "SettlementApproval",
     "SettlementInput",
     "SettlementIssue",
     "SignedOutSession",

@@ -38,6 +38,24 @@ class SettlementIssue(Base):
     audit_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
+class SettlementApproval(Base):
+    """A region client's approval of a period's draft (four eyes): the SHA-256 of every
+    statement's canonical draft content as approved, and who. Append-only: a later approval
+    of the same period supersedes an earlier one; an issue needs the latest one, by another
+    region client, of exactly the draft it recomputes."""
+
+    __tablename__ = "settlement_approvals"
+
+    id: Mapped[SerialPk]  # in order made: the highest of a period is its latest
+    period: Mapped[str] = mapped_column(String(7), index=True)
+    approved_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    approved_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_clients.id"))
+    # Municipality code → SHA-256 of its draft statement (presentation.content_hash).
+    statement_hashes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    draft_sha256: Mapped[str] = mapped_column(String(64))
+    """SHA-256 over the sorted (code, hash) pairs: one value to compare and to show."""
+
+
 class Statement(Base):
     """One municipality's statement of an issue, numbered gaplessly per payer and year."""
 

@@ -17,7 +17,7 @@ from service.deps import Ctx
 from service.domain.chain import GENESIS, issue_link
 from service.domain.settlement import Period, check_issuable
 from service.errors import Conflict
-from service.settlement import presentation, repository, service
+from service.settlement import approval, presentation, repository, service
 from service.settlement.issuing import (
     IssueInProgress,
     IssueRows,
@@ -34,7 +34,8 @@ async def issue_period(ctx: Ctx, period: Period) -> tuple[RegionSummaryOut, bool
     """Issue a period for all 29 municipalities in one transaction. Issuing it again yields
     the one issue already made; while another issue is being made, 409 issue_in_progress.
     Only an ended period is issued, and after the first issue only the next period (the
-    domain's PeriodNotEnded and PeriodOutOfSequence propagate)."""
+    domain's PeriodNotEnded and PeriodOutOfSequence propagate); with four eyes on, only a
+    draft another region client approved as it is (service.settlement.approval)."""
     try:
         async with issuing(ctx.session) as transaction:
             created = await _issue(ctx, transaction, period)
@@ -58,6 +59,9 @@ async def _issue(ctx: Ctx, transaction: IssueTransaction, period: Period) -> boo
     )
     run = await compute(session, period)
     municipalities = await repository.municipalities(session)
+    approved = await approval.check_approved(
+        ctx, transaction, period, approval.draft_hashes(run, municipalities)
+    )
     number = await next_statement_number(session, run.payer.cvr, period.year)
     await transaction.start_writing()
     issue_id = uuid.uuid4()
@@ -129,7 +133,12 @@ async def _issue(ctx: Ctx, transaction: IssueTransaction, period: Period) -> boo
     )
     await audit.record(
         session, ctx.principal, now, "settlement.issue", "settlement_issue", issue_id,
-        detail={"period": str(period), "statements": len(statement_rows), "lines": len(line_rows)},
+        detail={
+            "period": str(period),
+            "statements": len(statement_rows),
+            "lines": len(line_rows),
+            "approval": None if approved is None else approved.id,
+        },
     )  # fmt: skip
     return True
 

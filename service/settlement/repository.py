@@ -29,6 +29,7 @@ from service.models import (
     CourseVersion,
     Municipality,
     PriceIndex,
+    SettlementApproval,
     SettlementInput,
     SettlementIssue,
     Statement,
@@ -578,3 +579,20 @@ _CHUNK = 5000
 def _chunks(ids: Sequence[Any], size: int = _CHUNK) -> list[list[Any]]:
     values = [uuid.UUID(str(i)) for i in ids]
     return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+async def latest_approval(session: AsyncSession, period: Period) -> SettlementApproval | None:
+    """The period's latest approval (it supersedes every earlier one), if any."""
+    return (
+        await session.scalars(
+            select(SettlementApproval)
+            .where(SettlementApproval.period == str(period))
+            .order_by(SettlementApproval.id.desc())
+            .limit(1)
+        )
+    ).first()
+
+
+async def add_approval(session: AsyncSession, approval: SettlementApproval) -> None:
+    session.add(approval)
+    await session.flush()

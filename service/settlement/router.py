@@ -14,8 +14,8 @@ from service.kit.http import file_response, file_responses
 from service.kit.openapi_responses import problems
 from service.kit.problem import ProblemCode
 from service.report.files import MEDIA_TYPES
-from service.settlement import downloads, issue, service
-from service.settlement.schemas import RegionSummaryOut, StaircaseOut, StatementOut
+from service.settlement import approval, downloads, issue, service
+from service.settlement.schemas import ApprovalOut, RegionSummaryOut, StaircaseOut, StatementOut
 
 router = APIRouter(prefix="/api/v1", tags=["settlement"])
 
@@ -91,18 +91,60 @@ async def region_summary(
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"description": "The period was already issued; the one issue is returned"},
-        **problems(*_PERIOD, "issue_in_progress"),
+        **problems(
+            *_PERIOD,
+            "issue_in_progress",
+            "approval_required",
+            "approval_by_same_client",
+            "draft_changed_since_approval",
+        ),
     },
 )
 async def issue_period(
     period: PeriodPath, response: Response, ctx: Annotated[Ctx, Depends(require("region"))]
 ) -> RegionSummaryOut:
     """Issue the period for all 29 municipalities at once (only an ended period; after the
-    first issue, strictly the period after the last issued one)."""
+    first issue, strictly the period after the last issued one). With four eyes on (the
+    default), only after another region client approved exactly this draft: else 409
+    `approval_required`, `approval_by_same_client` or `draft_changed_since_approval`
+    (with `municipalities`, whose statements changed)."""
     summary, created = await issue.issue_period(ctx, period)
     if not created:
         response.status_code = status.HTTP_200_OK
     return summary
+
+
+@router.post(
+    "/settlements/{period}/approval",
+    response_model=ApprovalOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"description": "This client already approved this very draft; that approval"},
+        **problems(*_PERIOD, "issue_in_progress", "period_already_issued"),
+    },
+)
+async def approve_period(
+    period: PeriodPath, response: Response, ctx: Annotated[Ctx, Depends(require("region"))]
+) -> ApprovalOut:
+    """Approve the period's draft as it is now (four eyes): records every statement's
+    hash and who approved; another region client may then issue it while the draft stays
+    exactly so. Only an ended period, next in sequence, can be approved."""
+    approval_out, created = await approval.approve_period(ctx, period)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return approval_out
+
+
+@router.get(
+    "/settlements/{period}/approval",
+    response_model=ApprovalOut,
+    responses=problems(*_PERIOD, "approval_not_found"),
+)
+async def get_approval(
+    period: PeriodPath, ctx: Annotated[Ctx, Depends(require("region"))]
+) -> ApprovalOut:
+    """The period's latest approval (a later one supersedes an earlier one)."""
+    return await approval.latest_approval(ctx, period)
 
 
 @router.get(

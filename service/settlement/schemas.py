@@ -114,6 +114,30 @@ class StaircaseOut(BaseModel):
     tier_thresholds: list[int]
 
 
+class ApprovedStatementOut(BaseModel):
+    municipality_code: str
+    hash: str = Field(description="SHA-256 of the draft statement's canonical content")
+
+
+class ApprovalOut(BaseModel):
+    """A region client's approval of a period's draft (four eyes)."""
+
+    id: int
+    period: PeriodText
+    approved_at: datetime
+    approved_by: str = Field(description="The approving client's name")
+    approved_by_client_id: uuid.UUID
+    draft_hash: str = Field(
+        description="SHA-256 over the sorted municipality codes and statement hashes"
+    )
+    statements: list[ApprovedStatementOut]
+    matches_draft: bool | None = Field(
+        default=None,
+        description="In a draft's summary: whether the draft as computed now is exactly the "
+        "one approved (false: approve again before issuing)",
+    )
+
+
 class RegionSummaryOut(BaseModel):
     period: PeriodText
     state: State
@@ -131,4 +155,7 @@ class RegionSummaryOut(BaseModel):
     )
     chain: ChainOut | None = Field(
         default=None, description="Issued: the issue's place in the issue chain"
+    )
+    approval: ApprovalOut | None = Field(
+        default=None, description="The latest approval of the period's draft, if any"
     )

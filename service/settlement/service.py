@@ -19,7 +19,7 @@ from service.domain.staircase import staircase_status
 from service.domain.tariff import OutsideAgreement, TariffVersion, version_for
 from service.errors import Conflict, NotFound
 from service.models import SettlementIssue
-from service.settlement import presentation, repository
+from service.settlement import approval, presentation, repository
 from service.settlement.presentation import Presented
 from service.settlement.run import compute
 from service.settlement.schemas import RegionSummaryOut, StaircaseOut, StatementOut
@@ -80,13 +80,18 @@ async def get_statement(ctx: Ctx, period: Period, municipality_code: str) -> Sta
 async def region_summary(ctx: Ctx, period: Period) -> RegionSummaryOut:
     """All municipalities' totals for a period, with the staircase of its year."""
     statements, issue = await _statements(ctx, period)
-    return presentation.region_summary(
+    summary = presentation.region_summary(
         period,
         statements,
         issue,
         await _staircase(ctx.session, period.year),
         await repository.unbilled_courses(ctx.session, period.last_day),
     )
+    latest = await repository.latest_approval(ctx.session, period)
+    if latest is not None:
+        current = approval.statement_hashes(statements) if issue is None else None
+        summary.approval = await approval.approval_out(ctx, latest, current)
+    return summary
 
 
 async def last_issued(ctx: Ctx) -> Period | None:

@@ -27,6 +27,7 @@ DEMO_MONTHS = 6
 DEMO_SCALE = 0.1
 DEMO_CLIENTS = (
     ("Demo: regionens økonomi", "region", None),
+    ("Demo: regionens controller (godkender)", "region", None),
     ("Demo: drift", "admin", None),
     ("Demo: Herlev og Gentofte Hospital EPJ", "hospital", "HGH"),
     ("Demo: Gentofte Kommune omsorgssystem", "municipality", "157"),

@@ -43,6 +43,7 @@ from service.kit.settings import Settings
 from service.models import Course, Hospital, Municipality, SettlementIssue
 from service.referral import service as referrals
 from service.referral.schemas import AcceptIn, ReferralIn, RejectIn
+from service.settlement.approval import approve_period
 from service.settlement.issue import issue_period
 from service.simulation.plan import (
     Plan,
@@ -88,6 +89,8 @@ class _Clients:
     hospitals: dict[str, Principal]
     municipalities: dict[str, Principal]
     region: Principal
+    controller: Principal
+    """The region's second pair of eyes: approves each draft that `region` then issues."""
 
 
 async def simulate(
@@ -179,8 +182,11 @@ class _Runner:
             for m in (await session.scalars(select(Municipality).order_by(Municipality.code))).all()
         }
         region = await self._client("Simulering: Regionens økonomi", "region", None, created_at)
+        controller = await self._client(
+            "Simulering: Regionens controller", "region", None, created_at
+        )
         await self._end_of_day()
-        self.clients = _Clients(hospitals, municipalities, region)
+        self.clients = _Clients(hospitals, municipalities, region, controller)
 
     async def _client(
         self, name: str, role: Role, org: str | None, created_at: datetime
@@ -462,6 +468,14 @@ class _Runner:
     async def _issue(self, session: AsyncSession, index: int) -> None:
         assert self.clients is not None
         period, _ = self.plan.issues[index]
+        # Four eyes, as the region works: the controller approves, finance issues.
+        checker = self._ctx(session, self.clients.controller)
+        approved = await self._attempt(
+            session, f"approve {period}", lambda: approve_period(checker, period)
+        )
+        await session.commit()
+        if approved is None:
+            return
         ctx = self._ctx(session, self.clients.region)
         issued = await self._attempt(session, f"issue {period}", lambda: issue_period(ctx, period))
         await session.commit()

@@ -112,6 +112,18 @@ MESSAGES: dict[str, str] = {
     "too_many_attempts": (
         "For mange mislykkede forsøg på at logge ind fra din adresse. Vent lidt, og prøv igen."
     ),
+    "approval_required": (
+        "Kladden skal godkendes, før den udstedes: en anden bruger i regionen godkender den "
+        "først (fire øjne)."
+    ),
+    "approval_by_same_client": (
+        "Du godkendte selv kladden. En anden bruger i regionen skal udstede den (fire øjne)."
+    ),
+    "draft_changed_since_approval": (
+        "Kladden er ændret, siden den blev godkendt (nye registreringer eller rettelser). "
+        "Den skal godkendes igen, før den udstedes."
+    ),
+    "period_already_issued": "Perioden er allerede udstedt; der er ingen kladde at godkende.",
     "period_not_begun": "Perioden er ikke begyndt endnu, så der er ingen kladde af den.",
     "period_not_ended": "Perioden er ikke slut endnu. Den kan udstedes, når måneden er omme.",
     "period_out_of_sequence": (

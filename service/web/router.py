@@ -27,7 +27,7 @@ from service.domain.vocabulary import LINE_KINDS, TREATMENT_TYPES
 from service.errors import Conflict, Forbidden, NotFound, Unauthenticated, as_service_error
 from service.kit.http import file_response
 from service.report.labels import kr_text
-from service.settlement import downloads, issue, service
+from service.settlement import approval, downloads, issue, service
 from service.settlement.schemas import LineOut, StatementOut
 from service.web.charts import Bar, hbar_chart, staircase_chart
 from service.web.pages import (
@@ -165,7 +165,11 @@ def _neighbours(period: Period) -> tuple[str, str]:
 
 @router.get("/perioder/{period}")
 async def overview(
-    request: Request, period: str, page: RegionPage, udstedt: str | None = None
+    request: Request,
+    period: str,
+    page: RegionPage,
+    udstedt: str | None = None,
+    godkendt: str | None = None,
 ) -> Response:
     month = Period.parse(period)
     summary = await service.region_summary(page.ctx, month)
@@ -184,6 +188,7 @@ async def overview(
             "following": following,
             "chart": chart,
             "issued_notice": udstedt if summary.state == "issued" else None,
+            "approved_notice": godkendt if summary.state == "draft" else None,
         },
         page=page,
     )
@@ -206,27 +211,56 @@ async def issue_period(
 ) -> Response:
     """Issues through the API's use case; a conflict (not ended, out of sequence, another
     issue in progress) is shown in Danish, and success goes back to the overview."""
-    check_origin(request)
-    if not page.session.csrf_ok(csrf):
-        raise Forbidden("csrf_token_invalid", "the form's CSRF token is missing or wrong")
+    _check_form(request, page, csrf)
     try:
         summary, created = await issue.issue_period(page.ctx, Period.parse(period))
     except (Conflict, DomainError) as exc:
-        refusal = as_service_error(exc) if isinstance(exc, DomainError) else exc
-        if not isinstance(refusal, Conflict):
-            raise  # not a conflict (a month that does not exist, say): the error page
-        await page.ctx.session.rollback()
-        return render(
-            request,
-            "issue_failed.html",
-            {"period": period, "message": message_for(refusal), "code": refusal.code},
-            status_code=409,
-            page=page,
-        )
+        return await _refused(request, page, period, exc, "udstedt")
     outcome = "ny" if created else "allerede"
     if created and confirmed_total and confirmed_total != summary.total:
         outcome = "aendret"
     return RedirectResponse(f"/perioder/{summary.period}?udstedt={outcome}", status_code=303)
+
+
+@router.post("/perioder/{period}/godkend")
+async def approve_period(
+    request: Request,
+    period: str,
+    page: RegionPage,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Approves the draft as it is now (four eyes), through the API's use case."""
+    _check_form(request, page, csrf)
+    try:
+        _, created = await approval.approve_period(page.ctx, Period.parse(period))
+    except (Conflict, DomainError) as exc:
+        return await _refused(request, page, period, exc, "godkendt")
+    outcome = "ny" if created else "allerede"
+    return RedirectResponse(f"/perioder/{period}?godkendt={outcome}", status_code=303)
+
+
+def _check_form(request: Request, page: RegionPage, csrf: str) -> None:
+    """A region form's post: from this site, with this session's CSRF token."""
+    check_origin(request)
+    if not page.session.csrf_ok(csrf):
+        raise Forbidden("csrf_token_invalid", "the form's CSRF token is missing or wrong")
+
+
+async def _refused(
+    request: Request, page: RegionPage, period: str, exc: Conflict | DomainError, done: str
+) -> Response:
+    """A conflict of issuing or approving, in Danish (409); anything else, the error page."""
+    refusal = as_service_error(exc) if isinstance(exc, DomainError) else exc
+    if not isinstance(refusal, Conflict):
+        raise exc  # not a conflict (a month that does not exist, say): the error page
+    await page.ctx.session.rollback()
+    return render(
+        request,
+        "issue_failed.html",
+        {"period": period, "message": message_for(refusal), "code": refusal.code, "done": done},
+        status_code=409,
+        page=page,
+    )
 
 
 @router.get("/perioder/{period}/region.xlsx")

@@ -5,7 +5,7 @@ downloads, and the errors on the way as typed problems.
 Run by tests/test_generated_client.py, after mypy --strict has checked it against the
 generated package (`ivsettle_client`):
 
-    python flow.py BASE_URL HOSPITAL_KEY MUNICIPALITY_KEY REGION_KEY CPR
+    python flow.py BASE_URL HOSPITAL_KEY MUNICIPALITY_KEY REGION_KEY CONTROLLER_KEY CPR
 
 Every step asserts what it got; a failure exits non-zero with the step's message.
 """
@@ -22,11 +22,17 @@ from zoneinfo import ZoneInfo
 from ivsettle_client import AuthenticatedClient
 from ivsettle_client.api.courses import complete_course
 from ivsettle_client.api.referrals import accept_referral, create_referral
-from ivsettle_client.api.settlement import get_statement, get_statement_file, issue_period
+from ivsettle_client.api.settlement import (
+    approve_period,
+    get_statement,
+    get_statement_file,
+    issue_period,
+)
 from ivsettle_client.api.visits import record_visit_batch
 from ivsettle_client.models import (
     AcceptIn,
     AcceptInSetting,
+    ApprovalOut,
     BatchVisitIn,
     BatchVisitInSetting,
     CompleteIn,
@@ -77,11 +83,17 @@ def problem_of(answer: object, code: ProblemCode) -> Problem:
 
 
 def main(
-    base_url: str, hospital_key: str, municipality_key: str, region_key: str, cpr: str
+    base_url: str,
+    hospital_key: str,
+    municipality_key: str,
+    region_key: str,
+    controller_key: str,
+    cpr: str,
 ) -> None:
     hospital = AuthenticatedClient(base_url=base_url, token=hospital_key)
     municipality = AuthenticatedClient(base_url=base_url, token=municipality_key)
     region = AuthenticatedClient(base_url=base_url, token=region_key)
+    controller = AuthenticatedClient(base_url=base_url, token=controller_key)
     external_ref = f"HGH-{uuid.uuid4().hex[:12]}"
 
     # The hospital refers; the same reference with other content is a typed 409.
@@ -129,6 +141,12 @@ def main(
     assert ours, "the course is billed in its month"
     assert sum(Decimal(line.amount) for line in draft.lines) == Decimal(draft.total)
 
+    # Four eyes: not issued before an approval; the controller approves, finance issues.
+    refused = issue_period.sync(PERIOD, client=region)
+    problem_of(refused, ProblemCode.APPROVAL_REQUIRED)
+    approval = approve_period.sync(PERIOD, client=controller)
+    assert isinstance(approval, ApprovalOut) and len(approval.statements) == 29, approval
+
     # Issued, then downloaded as typed files.
     issued = issue_period.sync(PERIOD, client=region)
     assert isinstance(issued, RegionSummaryOut), issued
@@ -155,4 +173,4 @@ def main(
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:6])
+    main(*sys.argv[1:7])

@@ -42,6 +42,8 @@ class Access:
     body: Callable[[Targets], Any] | None = None
     listed: str | None = None
     """For a list: the target whose id the home key must see and a FILTERED one must not."""
+    period: str | None = None
+    """The period called, when not the issued `Targets.period` (an approval needs a draft)."""
 
 
 def allow(*roles: Role) -> frozenset[Role]:
@@ -182,6 +184,9 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/settlements/{period}"): Access(allow("region")),
     ("GET", "/api/v1/settlements/{period}.xlsx"): Access(allow("region")),
     ("POST", "/api/v1/settlements/{period}/issue"): Access(allow("region")),
+    # The draft of April, which the set-up approves (a retry of it is a 200).
+    ("POST", "/api/v1/settlements/{period}/approval"): Access(allow("region"), period="2024-04"),
+    ("GET", "/api/v1/settlements/{period}/approval"): Access(allow("region"), period="2024-04"),
     ("GET", "/api/v1/settlements/{period}/statements/{municipality_code}"): Access(
         allow("region", "municipality"), foreign={"municipality": 404}
     ),

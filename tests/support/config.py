@@ -31,10 +31,13 @@ def owner_url(url: str) -> str | None:
     return None if url.startswith("sqlite") else as_role(url, OWNER_ROLE)
 
 
-def settings_for(url: str, tmp: Path) -> Settings:
-    """The service's settings for a test database at `url`; the key file goes in `tmp`."""
+def settings_for(url: str, tmp: Path, *, require_approval: bool = False) -> Settings:
+    """The service's settings for a test database at `url`; the key file goes in `tmp`.
+    Four eyes is off unless asked for (a one-person installation): the tests of issuing
+    are not about approval; tests/test_approval.py turns it on."""
     return Settings(
         database_url=url,
+        require_approval=require_approval,
         migration_database_url=owner_url(url),
         now=NOW,
         cpr_key=CPR_KEY,
@@ -53,5 +56,6 @@ def service_env(url: str, **extra: str) -> dict[str, str]:
         "IVSETTLE_NOW": NOW.isoformat(),
         "IVSETTLE_CPR_KEY": CPR_KEY,
         "IVSETTLE_CPR_HASH_KEY": CPR_HASH_KEY,
+        "IVSETTLE_REQUIRE_APPROVAL": "false",
         **extra,
     }
