@@ -30,6 +30,7 @@ from service.kit.requestctx import (
 from service.kit.retry import TransactionRetryMiddleware
 from service.kit.settings import Settings, get_settings
 from service.monitoring.router import router as monitoring_router
+from service.objection.router import router as objection_router
 from service.reference.router import router as reference_router
 from service.referral.router import router as referral_router
 from service.settlement.router import router as settlement_router
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         visit_router,
         settlement_router,
         monitoring_router,
+        objection_router,
     ):
         app.include_router(router)
     install_web_pages(app)  # HTML pages and /static, outside the OpenAPI document

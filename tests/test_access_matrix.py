@@ -99,7 +99,18 @@ async def _targets(callers: Callers) -> Targets:
     assert r.status_code == 201, r.text
     r = await region.get("/api/v1/tariffs")
     assert r.status_code == 200, r.text
-    return Targets(referral_id=referral["id"], course_id=course["id"], tariff_id=r.json()[0]["id"])
+    tariff_id = r.json()[0]["id"]
+    r = await municipality.post(
+        "/api/v1/objections",
+        json={"course_id": course["id"], "reason": "not_treated", "text": "ingen besøg"},
+    )
+    assert r.status_code == 201, r.text
+    return Targets(
+        referral_id=referral["id"],
+        course_id=course["id"],
+        tariff_id=tariff_id,
+        objection_id=r.json()["id"],
+    )
 
 
 async def _fresh(callers: Callers, kind: Fresh, shared: Targets) -> Targets:

@@ -54,3 +54,19 @@ LINE_KINDS: Final[tuple[LineKind, ...]] = get_args(LineKind)
 AdjustmentReason = Literal[
     "late_registration", "correction", "cancellation", "tariff_change", "index_change"
 ]
+
+# Why a municipality objects to a billed line or a course (indsigelse).
+ObjectionReason = Literal[
+    "not_our_patient",
+    "dates_wrong",
+    "not_treated",
+    "duplicate",
+    "wrong_treatment_type",
+    "other",
+]
+OBJECTION_REASONS: Final[tuple[ObjectionReason, ...]] = get_args(ObjectionReason)
+
+# An objection is open until the region answers: accepted (the fix is a correction or a
+# cancellation, settled as an adjustment) or rejected, each with a note.
+ObjectionStatus = Literal["open", "accepted", "rejected"]
+OBJECTION_STATUSES: Final[tuple[ObjectionStatus, ...]] = get_args(ObjectionStatus)

@@ -42,6 +42,7 @@ ProblemCode = Literal[
     "municipality_not_found",
     "statement_not_found",
     "approval_not_found",
+    "objection_not_found",
     "tariff_not_found",
     "no_tariff",
     "method_not_allowed",
@@ -61,6 +62,7 @@ ProblemCode = Literal[
     "period_closed",
     "period_not_begun",
     "period_already_issued",
+    "objection_already_answered",
     "approval_required",
     "approval_by_same_client",
     "draft_changed_since_approval",
@@ -77,6 +79,7 @@ ProblemCode = Literal[
     "end_date_in_future",
     "start_date_in_future",
     "transfer_required",
+    "line_not_on_statement",
     "same_municipality",
     "nothing_to_correct",
     "course_not_completed",
@@ -133,6 +136,7 @@ PROBLEM_CODES: Final[Mapping[ProblemCode, CodeMeaning]] = {
     "municipality_not_found": CodeMeaning(404, "no municipality with this code"),
     "statement_not_found": CodeMeaning(404, "no such statement for this client"),
     "approval_not_found": CodeMeaning(404, "the period's draft has not been approved"),
+    "objection_not_found": CodeMeaning(404, "no such objection for this client"),
     "tariff_not_found": CodeMeaning(404, "no tariff version with this id"),
     "no_tariff": CodeMeaning(404, "no tariff version covers this year"),
     "method_not_allowed": CodeMeaning(405, "the path does not take this method"),
@@ -161,6 +165,9 @@ PROBLEM_CODES: Final[Mapping[ProblemCode, CodeMeaning]] = {
     "period_not_ended": CodeMeaning(409, "the period has not ended yet"),
     "period_out_of_sequence": CodeMeaning(409, "an earlier period must be issued first"),
     "period_closed": CodeMeaning(409, "the period lies before the last issued one"),
+    "objection_already_answered": CodeMeaning(
+        409, "the objection was answered otherwise (`objection_status`)"
+    ),
     "period_already_issued": CodeMeaning(409, "the period is issued: there is no draft to approve"),
     "approval_required": CodeMeaning(
         409, "the period's draft must be approved (by another region client) before it is issued"
@@ -190,6 +197,9 @@ PROBLEM_CODES: Final[Mapping[ProblemCode, CodeMeaning]] = {
     "end_date_in_future": CodeMeaning(422, "the end date lies in the future"),
     "start_date_in_future": CodeMeaning(
         422, "the start date lies past today plus the allowed margin (`latest_date`)"
+    ),
+    "line_not_on_statement": CodeMeaning(
+        422, "an objection names a line that is not on the municipality's issued statement"
     ),
     "transfer_required": CodeMeaning(
         422, "a municipality moves a course to another municipality by a transfer"

@@ -12,6 +12,7 @@ from service.models.care import (
     Visit,
 )
 from service.models.client import ApiClient
+from service.models.objection import Objection
 from service.models.reference import Hospital, Municipality, PriceIndex, TariffRate, TariffVersion
 from service.models.security import DeniedAttempt, SignedOutSession
 from service.models.settlement import (
@@ -37,6 +38,7 @@ __all__ = [
     "DeniedAttempt",
     "Hospital",
     "Municipality",
+    "Objection",
     "Patient",
     "PriceIndex",
     "Referral",

@@ -42,6 +42,19 @@ REASON_LABELS: Final[dict[str, str]] = {
     "index_change": "Indeksændring",
 }
 STATE_LABELS: Final[dict[str, str]] = {"draft": "Udkast", "issued": "Udstedt"}
+OBJECTION_REASON_LABELS: Final[dict[str, str]] = {
+    "not_our_patient": "Ikke kommunens borger",
+    "dates_wrong": "Forkerte datoer",
+    "not_treated": "Ingen behandling givet",
+    "duplicate": "Faktureret to gange",
+    "wrong_treatment_type": "Forkert behandlingstype",
+    "other": "Andet",
+}
+OBJECTION_STATUS_LABELS: Final[dict[str, str]] = {
+    "open": "Åben",
+    "accepted": "Imødekommet",
+    "rejected": "Afvist",
+}
 MONTHS: Final = (
     "januar",
     "februar",

@@ -159,3 +159,8 @@ class RegionSummaryOut(BaseModel):
     approval: ApprovalOut | None = Field(
         default=None, description="The latest approval of the period's draft, if any"
     )
+    open_objections: int = Field(
+        default=0,
+        description="Objections to the period's issued statements not answered yet "
+        "(GET /api/v1/objections?period=…&status=open)",
+    )

@@ -19,6 +19,7 @@ from service.domain.staircase import staircase_status
 from service.domain.tariff import OutsideAgreement, TariffVersion, version_for
 from service.errors import Conflict, NotFound
 from service.models import SettlementIssue
+from service.objection import repository as objection_repository
 from service.settlement import approval, presentation, repository
 from service.settlement.presentation import Presented
 from service.settlement.run import compute
@@ -87,6 +88,7 @@ async def region_summary(ctx: Ctx, period: Period) -> RegionSummaryOut:
         await _staircase(ctx.session, period.year),
         await repository.unbilled_courses(ctx.session, period.last_day),
     )
+    summary.open_objections = await objection_repository.count_open(ctx.session, str(period))
     latest = await repository.latest_approval(ctx.session, period)
     if latest is not None:
         current = approval.statement_hashes(statements) if issue is None else None

@@ -57,6 +57,8 @@ from service.errors import (
 from service.kit.requestctx import SIX_DIGITS
 from service.report.labels import (
     KIND_LABELS,
+    OBJECTION_REASON_LABELS,
+    OBJECTION_STATUS_LABELS,
     REASON_LABELS,
     STATE_LABELS,
     TREATMENT_LABELS,
@@ -185,6 +187,8 @@ TEMPLATES.env.filters.update(
     when=date_text,
     number=_number,
     role=lambda key: ROLE_LABELS.get(key, key),
+    objection_reason=lambda key: OBJECTION_REASON_LABELS.get(key, key),
+    objection_status=lambda key: OBJECTION_STATUS_LABELS.get(key, key),
 )
 TEMPLATES.env.globals.update(
     TREATMENTS=TREATMENT_LABELS,

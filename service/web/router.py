@@ -26,6 +26,8 @@ from service.domain.tariff import DomainError
 from service.domain.vocabulary import LINE_KINDS, TREATMENT_TYPES
 from service.errors import Conflict, Forbidden, NotFound, Unauthenticated, as_service_error
 from service.kit.http import file_response
+from service.objection import service as objections_service
+from service.objection.schemas import ObjectionSearch
 from service.report.labels import kr_text
 from service.settlement import approval, downloads, issue, service
 from service.settlement.schemas import LineOut, StatementOut
@@ -330,6 +332,9 @@ async def statement_page(
 ) -> Response:
     month = Period.parse(period)
     statement: StatementOut = await service.get_statement(page.ctx, month, code)
+    objections = await objections_service.list_objections(
+        page.ctx, ObjectionSearch(period=statement.period, municipality_code=code)
+    )
     chosen = LineFilter.parse(behandling, trin, ydelse, regulering)
     shown = [line for line in statement.lines if chosen.keeps(line)]
     regular = [line for line in shown if not line.adjustment]
@@ -350,6 +355,7 @@ async def statement_page(
             "following": following,
             "base": f"/perioder/{statement.period}/kommuner/{statement.municipality_code}",
             "formats": FORMATS,
+            "objections": objections,
         },
         page=page,
     )

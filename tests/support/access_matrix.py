@@ -65,6 +65,7 @@ class Targets:
     year: int = 2024
     quarter: str = "2024Q1"
     transfer_id: str = ""
+    objection_id: str = ""
 
     def params(self) -> dict[str, Any]:
         """The path parameters, by name."""
@@ -161,6 +162,19 @@ MATRIX: dict[tuple[str, str], Access] = {
     ),
     ("POST", "/api/v1/transfers/{transfer_id}/withdraw"): Access(
         allow("municipality"), foreign={"municipality": 403}, fresh="transfer_out"
+    ),
+    # Objections: a municipality raises them about its own courses, the region answers.
+    ("POST", "/api/v1/objections"): Access(
+        allow("municipality"),
+        foreign={"municipality": 404},
+        body=lambda t: {"course_id": t.course_id, "reason": "dates_wrong", "text": "slutdato"},
+    ),
+    ("GET", "/api/v1/objections"): Access(allow("municipality", "region")),
+    ("GET", "/api/v1/objections/{objection_id}"): Access(
+        allow("municipality", "region"), foreign={"municipality": 404}
+    ),
+    ("POST", "/api/v1/objections/{objection_id}/answer"): Access(
+        allow("region"), body=lambda t: {"decision": "rejected", "note": "datoerne passer"}
     ),
     ("GET", "/api/v1/courses/{course_id}/visits"): Access(
         allow("municipality", "region"), foreign={"municipality": 404}
