@@ -18,6 +18,7 @@ from service.access.auth import ROLES, Principal, Role
 from service.access.clients import principal_by_key
 from service.access.throttle import client_address, throttle_of
 from service.access.vault import CprVault
+from service.domain.review import StatementRise
 from service.domain.scope import Violation
 from service.errors import Forbidden, Invalid, TooManyAttempts, Unauthenticated
 from service.kit.clock import Clock
@@ -97,6 +98,8 @@ class Ctx:
     """How far past today a start date may lie (IVSETTLE_FUTURE_DATE_MARGIN_DAYS)."""
     require_approval: bool = True
     """Whether an issue needs another region client's approval (IVSETTLE_REQUIRE_APPROVAL)."""
+    statement_rise: StatementRise = field(default_factory=StatementRise)
+    """The warning rule of a statement far above its usual level (IVSETTLE_REVIEW_RISE_*)."""
 
     @property
     def now(self) -> datetime:
@@ -165,6 +168,10 @@ def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Ctx]]:
             request.app.state.reference,
             future_date_margin_days=request.app.state.settings.future_date_margin_days,
             require_approval=request.app.state.settings.require_approval,
+            statement_rise=StatementRise(
+                request.app.state.settings.review_rise_percent,
+                request.app.state.settings.review_rise_months,
+            ),
         )
 
     return dependency

@@ -202,3 +202,37 @@ async def test_on_the_web_one_user_approves_and_another_issues(
     finally:
         await checker.aclose()
         await issuer.aclose()
+
+
+async def test_a_statement_far_above_its_usual_level_is_a_warning_not_a_hold(
+    api: MakeApi,
+) -> None:
+    """March issued: Gentofte 6,915.00 kr. April's draft: 4,455.00 kr. (day fees), no
+    warning; with a second course fee, 11,370.00 kr., more than 50 % above the average of
+    the one issued month (10,372.50 kr.): a warning, and every line still billed."""
+    hospital, gentofte = await api("hospital", "HGH"), await api("municipality", "157")
+    checker, issuer = await api("region"), await api("region")
+    await completed_course(hospital, gentofte, "2024-03-28", "2024-04-05", "antibiotics", CPR_A)
+    assert (await checker.post(f"{MARCH}/approval")).status_code == 201
+    assert (await issuer.post(f"{MARCH}/issue")).status_code == 201
+    april = await issuer.get("/api/v1/settlements/2024-04")
+    assert april.json()["warnings"] == []
+
+    await completed_course(hospital, gentofte, "2024-04-02", "2024-04-03", "antibiotics", CPR_B)
+    summary = (await issuer.get("/api/v1/settlements/2024-04")).json()
+    (warning,) = summary["warnings"]
+    assert warning | {"explanation": ""} == {
+        "rule": "statement_rise",
+        "municipality_code": "157",
+        "explanation": "",
+        "total": "11370.00",
+        "average": "6915.00",
+        "months": 1,
+    }
+    assert "mere end 50 % over gennemsnittet" in warning["explanation"]
+    gentofte_total = next(m for m in summary["municipalities"] if m["municipality_code"] == "157")
+    assert gentofte_total["total"] == "11370.00"  # warned, not held
+    # Issued, the month has no warnings to show.
+    assert (await checker.post("/api/v1/settlements/2024-04/approval")).status_code == 201
+    issued = await issuer.post("/api/v1/settlements/2024-04/issue")
+    assert issued.status_code == 201 and issued.json()["warnings"] == []

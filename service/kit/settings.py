@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     """How far past today (Europe/Copenhagen) a start date may lie: a municipality accepts a
     referral some days before discharge (a weekend or a holiday in between), never a plan for
     months ahead. End dates may not lie past today at all."""
+    review_rise_percent: int = Field(default=50, ge=0, le=10_000)
+    """Review rule: a draft statement more than this % above the municipality's average of
+    its last `review_rise_months` issued statements is a warning where the period is
+    approved (never held)."""
+    review_rise_months: int = Field(default=6, ge=1, le=36)
     require_approval: bool = True
     """Four eyes: a period is issued only after another region client approved exactly the
     draft the issue recomputes. `false` for a one-person installation."""

@@ -596,3 +596,26 @@ async def latest_approval(session: AsyncSession, period: Period) -> SettlementAp
 async def add_approval(session: AsyncSession, approval: SettlementApproval) -> None:
     session.add(approval)
     await session.flush()
+
+
+async def issued_totals_before(
+    session: AsyncSession, period: Period, months: int
+) -> dict[str, list[int]]:
+    """Each municipality's totals (øre) of the last `months` issued periods before
+    `period`, newest first."""
+    periods = (
+        select(Statement.period)
+        .where(Statement.period < str(period))
+        .distinct()
+        .order_by(Statement.period.desc())
+        .limit(months)
+    )
+    rows = await session.execute(
+        select(Statement.municipality_code, Statement.total_ore)
+        .where(Statement.period.in_(periods.scalar_subquery()))
+        .order_by(Statement.period.desc())
+    )
+    totals: dict[str, list[int]] = {}
+    for code, total in rows:
+        totals.setdefault(code, []).append(total)
+    return totals

@@ -138,6 +138,17 @@ class ApprovalOut(BaseModel):
     )
 
 
+class ReviewWarningOut(BaseModel):
+    """A review rule that warns without holding, shown where the period is approved."""
+
+    rule: Literal["statement_rise"]
+    municipality_code: str
+    explanation: str = Field(description="In Danish, for finance")
+    total: Money
+    average: Money = Field(description="The average of the last issued statements")
+    months: int = Field(description="How many issued statements the average is of")
+
+
 class RegionSummaryOut(BaseModel):
     period: PeriodText
     state: State
@@ -158,6 +169,10 @@ class RegionSummaryOut(BaseModel):
     )
     approval: ApprovalOut | None = Field(
         default=None, description="The latest approval of the period's draft, if any"
+    )
+    warnings: list[ReviewWarningOut] = Field(
+        default_factory=list,
+        description="A draft's review warnings (kontrolregler that do not hold lines)",
     )
     open_objections: int = Field(
         default=0,

@@ -14,16 +14,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.access import audit
 from service.deps import Ctx
+from service.domain.money import format_kr
+from service.domain.review import statement_rise_warnings
 from service.domain.settlement import Period
 from service.domain.staircase import staircase_status
 from service.domain.tariff import OutsideAgreement, TariffVersion, version_for
 from service.errors import Conflict, NotFound
 from service.models import SettlementIssue
 from service.objection import repository as objection_repository
+from service.report.labels import kr_text
 from service.settlement import approval, presentation, repository
 from service.settlement.presentation import Presented
 from service.settlement.run import compute
-from service.settlement.schemas import RegionSummaryOut, StaircaseOut, StatementOut
+from service.settlement.schemas import (
+    RegionSummaryOut,
+    ReviewWarningOut,
+    StaircaseOut,
+    StatementOut,
+)
 
 # The years the staircase can be asked for (the API's bounds, and the web page's).
 FIRST_STAIRCASE_YEAR = 2021
@@ -89,6 +97,8 @@ async def region_summary(ctx: Ctx, period: Period) -> RegionSummaryOut:
         await repository.unbilled_courses(ctx.session, period.last_day),
     )
     summary.open_objections = await objection_repository.count_open(ctx.session, str(period))
+    if issue is None:
+        summary.warnings = await _rise_warnings(ctx, period, statements)
     latest = await repository.latest_approval(ctx.session, period)
     if latest is not None:
         current = approval.statement_hashes(statements) if issue is None else None
@@ -125,3 +135,29 @@ async def _staircase(session: AsyncSession, year: int) -> StaircaseOut:
 async def staircase(ctx: Ctx, year: int) -> StaircaseOut:
     """Where the staircase count of `year` stands (issued courses only)."""
     return await _staircase(ctx.session, year)
+
+
+async def _rise_warnings(
+    ctx: Ctx, period: Period, statements: list[Presented]
+) -> list[ReviewWarningOut]:
+    """The draft's statements far above their municipality's usual level."""
+    rule = ctx.statement_rise
+    history = await repository.issued_totals_before(ctx.session, period, rule.months)
+    totals = {p.statement.municipality_code: p.total for p in statements}
+    names = {p.statement.municipality_code: p.statement.municipality_name for p in statements}
+    return [
+        ReviewWarningOut(
+            rule="statement_rise",
+            municipality_code=w.municipality_code,
+            explanation=(
+                f"{names[w.municipality_code]}s opgørelse er {kr_text(format_kr(w.total_ore))}, "
+                f"mere end {rule.percent} % over gennemsnittet af de seneste {w.months} "
+                f"udstedte måneder ({kr_text(format_kr(w.average_ore))}). "
+                "Se efter, før du godkender."
+            ),
+            total=format_kr(w.total_ore),
+            average=format_kr(w.average_ore),
+            months=w.months,
+        )
+        for w in statement_rise_warnings(totals, history, rule)
+    ]
