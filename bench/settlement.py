@@ -33,6 +33,7 @@ from bench._common import ROOT, bench_settings, fresh_pg_database, machine, writ
 from service.access.auth import Principal
 from service.access.vault import load_vault
 from service.deps import Ctx
+from service.domain.review import HoldRules
 from service.domain.settlement import Period
 from service.kit.clock import Clock
 from service.kit.db import standalone_session
@@ -49,6 +50,11 @@ T = TypeVar("T")
 TYPES = (("antibiotics", 0.6, 6), ("fluids", 0.25, 3), ("pump", 0.15, 6))
 HOSPITALS = ("RH", "BFH", "HGH", "AHH", "NOH", "BOH")
 REGION = uuid.UUID("00000000-0000-4000-8000-0000000b0001")
+
+_ONE_PERSON: dict[str, Any] = {
+    "require_approval": False,
+    "hold_rules": HoldRules(enabled=False),
+}
 
 
 def local_instant(day: date, hour: int, minute: int = 0) -> datetime:
@@ -243,7 +249,9 @@ async def _run(
             )
         if period == last:
             break
-        ctx = Ctx(session, principal, clock, vault)
+        # One bench client issues, holding nothing: four eyes and review holds are the
+        # region's process; the bench's totals are checked against the floor's.
+        ctx = Ctx(session, principal, clock, vault, **_ONE_PERSON)
         t0 = time.perf_counter()
         await issue_period(ctx, period)
         await session.commit()
@@ -256,7 +264,13 @@ async def _run(
 
     run, draft_s, draft_peak = await measured(lambda: compute(session, last))
     await _done(session)
-    ctx = Ctx(session, principal, Clock(local_instant(date(last.year + 1, 1, 5), 10)), vault)
+    ctx = Ctx(
+        session,
+        principal,
+        Clock(local_instant(date(last.year + 1, 1, 5), 10)),
+        vault,
+        **_ONE_PERSON,
+    )
 
     async def issue() -> Any:
         summary, _ = await issue_period(ctx, last)

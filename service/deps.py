@@ -18,7 +18,7 @@ from service.access.auth import ROLES, Principal, Role
 from service.access.clients import principal_by_key
 from service.access.throttle import client_address, throttle_of
 from service.access.vault import CprVault
-from service.domain.review import StatementRise
+from service.domain.review import HoldRules, StatementRise
 from service.domain.scope import Violation
 from service.errors import Forbidden, Invalid, TooManyAttempts, Unauthenticated
 from service.kit.clock import Clock
@@ -99,6 +99,8 @@ class Ctx:
     require_approval: bool = True
     """Whether an issue needs another region client's approval (IVSETTLE_REQUIRE_APPROVAL)."""
     statement_rise: StatementRise = field(default_factory=StatementRise)
+    hold_rules: HoldRules = field(default_factory=HoldRules)
+    """The review rules that hold lines (IVSETTLE_REVIEW_HOLDS and thresholds)."""
     """The warning rule of a statement far above its usual level (IVSETTLE_REVIEW_RISE_*)."""
 
     @property
@@ -168,6 +170,7 @@ def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Ctx]]:
             request.app.state.reference,
             future_date_margin_days=request.app.state.settings.future_date_margin_days,
             require_approval=request.app.state.settings.require_approval,
+            hold_rules=request.app.state.settings.hold_rules,
             statement_rise=StatementRise(
                 request.app.state.settings.review_rise_percent,
                 request.app.state.settings.review_rise_months,

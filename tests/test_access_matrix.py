@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from service.kit.settings import Settings
 from service.main import create_app
 from tests.support.access_matrix import (
     FILTERED,
@@ -31,6 +33,12 @@ from tests.support.api import Api, MakeApi
 from tests.support.config import settings_for
 from tests.support.factories import fresh_cpr, make_course, make_referral, visit
 from tests.support.problem_record import recording
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """With review holds on, so a held course can be released."""
+    return settings_for(database_url, tmp_path, review_holds=True)
 
 
 def app_routes(app: FastAPI) -> set[tuple[str, str]]:
@@ -134,6 +142,12 @@ async def _fresh(callers: Callers, kind: Fresh, shared: Targets) -> Targets:
             shared.referral_id, moved["id"], shared.tariff_id, transfer_id=r.json()["id"]
         )
     course = await make_course(hospital, municipality, patient_cpr=fresh_cpr())
+    if kind == "held_course":  # completed without a dose: held by the review rules
+        r = await municipality.post(
+            f"/api/v1/courses/{course['id']}/complete",
+            json={"end_date": "2024-03-30", "reason": "completed"},
+        )
+        assert r.status_code == 200, r.text
     return Targets(shared.referral_id, course["id"], shared.tariff_id)
 
 

@@ -76,6 +76,7 @@ async def with_ctx(settings: Settings, work: Callable[[Ctx], Awaitable[T]]) -> T
             load_vault(settings),
             future_date_margin_days=settings.future_date_margin_days,
             require_approval=settings.require_approval,
+            hold_rules=settings.hold_rules,
         )
         result = await work(ctx)
         await session.commit()

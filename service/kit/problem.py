@@ -62,6 +62,7 @@ ProblemCode = Literal[
     "period_closed",
     "period_not_begun",
     "period_already_issued",
+    "course_not_held",
     "objection_already_answered",
     "approval_required",
     "approval_by_same_client",
@@ -168,6 +169,7 @@ PROBLEM_CODES: Final[Mapping[ProblemCode, CodeMeaning]] = {
     "objection_already_answered": CodeMeaning(
         409, "the objection was answered otherwise (`objection_status`)"
     ),
+    "course_not_held": CodeMeaning(409, "no review rule holds the course now: nothing to release"),
     "period_already_issued": CodeMeaning(409, "the period is issued: there is no draft to approve"),
     "approval_required": CodeMeaning(
         409, "the period's draft must be approved (by another region client) before it is issued"

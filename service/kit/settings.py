@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service.domain.review import HoldRules
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ivsettle.db"
 
 
@@ -52,6 +54,14 @@ class Settings(BaseSettings):
     its last `review_rise_months` issued statements is a warning where the period is
     approved (never held)."""
     review_rise_months: int = Field(default=6, ge=1, le=36)
+    review_holds: bool = True
+    """Review rules that hold a course's lines until the region releases them (README
+    "Review holds"); `false` holds nothing. Their thresholds follow."""
+    review_expected_start_days: int = Field(default=14, ge=0, le=365)
+    review_back_dated_months: int = Field(default=3, ge=0, le=60)
+    review_end_after_dose_days: int = Field(default=2, ge=0, le=365)
+    review_long_course_days: int = Field(default=90, ge=1, le=3650)
+    review_split_course_days: int = Field(default=7, ge=0, le=365)
     require_approval: bool = True
     """Four eyes: a period is issued only after another region client approved exactly the
     draft the issue recomputes. `false` for a one-person installation."""
@@ -74,6 +84,18 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def hold_rules(self) -> HoldRules:
+        """The review rules that hold, with their thresholds."""
+        return HoldRules(
+            enabled=self.review_holds,
+            expected_start_days=self.review_expected_start_days,
+            back_dated_months=self.review_back_dated_months,
+            end_after_dose_days=self.review_end_after_dose_days,
+            long_course_days=self.review_long_course_days,
+            split_course_days=self.review_split_course_days,
+        )
 
     @property
     def owner_database_url(self) -> str:

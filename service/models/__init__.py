@@ -16,6 +16,7 @@ from service.models.objection import Objection
 from service.models.reference import Hospital, Municipality, PriceIndex, TariffRate, TariffVersion
 from service.models.security import DeniedAttempt, SignedOutSession
 from service.models.settlement import (
+    CourseHoldRelease,
     CoursePosition,
     SettlementApproval,
     SettlementInput,
@@ -32,6 +33,7 @@ __all__ = [
     "Base",
     "Course",
     "CourseCorrection",
+    "CourseHoldRelease",
     "CoursePosition",
     "CourseTransfer",
     "CourseVersion",

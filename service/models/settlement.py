@@ -56,6 +56,21 @@ class SettlementApproval(Base):
     """SHA-256 over the sorted (code, hash) pairs: one value to compare and to show."""
 
 
+class CourseHoldRelease(Base):
+    """The region's release of a course held by review rules: the rules it released (a
+    rule that fires later, after a correction say, holds again), who, when and why.
+    Append-only."""
+
+    __tablename__ = "course_hold_releases"
+
+    id: Mapped[SerialPk]
+    course_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("courses.id"), index=True)
+    rules: Mapped[list[str]] = mapped_column(JSON)
+    note: Mapped[str] = mapped_column(String(2000))
+    released_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    released_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_clients.id"))
+
+
 class Statement(Base):
     """One municipality's statement of an issue, numbered gaplessly per payer and year."""
 

@@ -64,7 +64,8 @@ async def _approve(
         last_issued=Period.parse(last.period) if last is not None else None,
         today=ctx.clock.today(),
     )
-    hashes = draft_hashes(await compute(session, period), await repository.municipalities(session))
+    run = await compute(session, period, ctx.hold_rules)
+    hashes = draft_hashes(run, await repository.municipalities(session))
     digest = draft_digest(str(period), hashes)
     latest = await repository.latest_approval(session, period)
     if latest is not None and (latest.approved_by, latest.draft_sha256) == (

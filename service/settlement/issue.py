@@ -57,7 +57,7 @@ async def _issue(ctx: Ctx, transaction: IssueTransaction, period: Period) -> boo
         last_issued=Period.parse(last.period) if last is not None else None,
         today=ctx.clock.today(),
     )
-    run = await compute(session, period)
+    run = await compute(session, period, ctx.hold_rules)
     municipalities = await repository.municipalities(session)
     approved = await approval.check_approved(
         ctx, transaction, period, approval.draft_hashes(run, municipalities)

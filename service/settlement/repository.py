@@ -16,19 +16,23 @@ from typing import Any
 from sqlalchemy import Row, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.domain.review import HoldFacts
 from service.domain.settlement import CourseFacts, IssuedLine, Period
 from service.domain.staircase import Placement
 from service.domain.tariff import Payer, TariffVersion, TierRates, TreatmentTariff
+from service.kit.clock import LOCAL_TZ
 from service.kit.db import insert_ignoring_conflicts
 from service.models import (
     ApiClient,
     AuditChainHead,
     AuditEvent,
     Course,
+    CourseHoldRelease,
     CoursePosition,
     CourseVersion,
     Municipality,
     PriceIndex,
+    Referral,
     SettlementApproval,
     SettlementInput,
     SettlementIssue,
@@ -619,3 +623,98 @@ async def issued_totals_before(
     for code, total in rows:
         totals.setdefault(code, []).append(total)
     return totals
+
+
+async def hold_facts(session: AsyncSession, rows: Sequence[CourseRow]) -> list[HoldFacts]:
+    """What the holding rules read of the run's courses that are not cancelled."""
+    ids = [uuid.UUID(r.facts.course_id) for r in rows if r.facts.status != "cancelled"]
+    if not ids:
+        return []
+    courses: dict[uuid.UUID, Any] = {}
+    administered: dict[uuid.UUID, int] = {}
+    for chunk in _chunks(ids):
+        found = await session.execute(
+            select(
+                Course.id,
+                Course.patient_id,
+                Course.treatment_type,
+                Course.start_date,
+                Course.end_date,
+                Course.status,
+                Course.created_at,
+                Referral.expected_start_date,
+            )
+            .join(Referral, Referral.id == Course.referral_id)
+            .where(Course.id.in_(chunk))
+        )
+        courses.update({row.id: row for row in found})
+        counts = await session.execute(
+            select(Visit.course_id, func.count())
+            .where(Visit.course_id.in_(chunk), Visit.administered.is_(True))
+            .group_by(Visit.course_id)
+        )
+        administered.update({course_id: n for course_id, n in counts})
+    last_given = await _last_given_dose(session, ids)
+    ends: dict[tuple[uuid.UUID, str], list[tuple[date, uuid.UUID]]] = {}
+    patients = sorted({c.patient_id for c in courses.values()})
+    for chunk in _chunks(patients):
+        ended = await session.execute(
+            select(Course.id, Course.patient_id, Course.treatment_type, Course.end_date).where(
+                Course.patient_id.in_(chunk),
+                Course.end_date.is_not(None),
+                Course.status != "cancelled",
+            )
+        )
+        for row in ended:
+            ends.setdefault((row.patient_id, row.treatment_type), []).append((row.end_date, row.id))
+    facts = []
+    for course_id, c in courses.items():
+        earlier = [
+            end
+            for end, other in ends.get((c.patient_id, c.treatment_type), [])
+            if other != course_id and end <= c.start_date
+        ]
+        facts.append(
+            HoldFacts(
+                course_id=str(course_id),
+                start_date=c.start_date,
+                end_date=c.end_date,
+                completed=c.status == "completed",
+                expected_start_date=c.expected_start_date,
+                registered_on=c.created_at.astimezone(LOCAL_TZ).date(),
+                administered_visits=administered.get(course_id, 0),
+                last_administered_date=last_given.get(course_id),
+                previous_end_date=max(earlier, default=None),
+            )
+        )
+    return facts
+
+
+async def released_rules(
+    session: AsyncSession, course_ids: Sequence[uuid.UUID]
+) -> dict[str, set[str]]:
+    """Course id → every rule the region released for it."""
+    released: dict[str, set[str]] = {}
+    for chunk in _chunks(course_ids):
+        rows = await session.execute(
+            select(CourseHoldRelease.course_id, CourseHoldRelease.rules).where(
+                CourseHoldRelease.course_id.in_(chunk)
+            )
+        )
+        for course_id, rules in rows:
+            released.setdefault(str(course_id), set()).update(rules)
+    return released
+
+
+async def add_hold_release(session: AsyncSession, release: CourseHoldRelease) -> None:
+    session.add(release)
+    await session.flush()
+
+
+async def current_course_rows(
+    session: AsyncSession, course_ids: Sequence[uuid.UUID]
+) -> list[CourseRow]:
+    """The courses as they stand now, as the settlement reads them."""
+    courses = list((await session.scalars(select(Course).where(Course.id.in_(course_ids)))).all())
+    last_given = await _last_given_dose(session, [c.id for c in courses if c.status == "active"])
+    return [_course_row(c.id, c, last_given, c.created_at, c.revision) for c in courses]

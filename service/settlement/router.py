@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Response, status
@@ -15,7 +16,15 @@ from service.kit.openapi_responses import problems
 from service.kit.problem import ProblemCode
 from service.report.files import MEDIA_TYPES
 from service.settlement import approval, downloads, issue, service
-from service.settlement.schemas import ApprovalOut, RegionSummaryOut, StaircaseOut, StatementOut
+from service.settlement.schemas import (
+    ApprovalOut,
+    HoldOut,
+    HoldReleaseIn,
+    HoldReleaseOut,
+    RegionSummaryOut,
+    StaircaseOut,
+    StatementOut,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["settlement"])
 
@@ -166,3 +175,29 @@ async def staircase(
     ctx: Annotated[Ctx, Depends(require("region", "municipality"))],
 ) -> StaircaseOut:
     return await service.staircase(ctx, year)
+
+
+@router.get(
+    "/settlements/{period}/holds",
+    response_model=list[HoldOut],
+    responses=problems(*_PERIOD),
+)
+async def period_holds(
+    period: PeriodPath, ctx: Annotated[Ctx, Depends(require("region", "municipality"))]
+) -> list[HoldOut]:
+    """The courses review rules hold out of the period's draft ("Til kontrol"), each with
+    its rules and their Danish explanations; a municipality sees its own."""
+    return await service.holds_of(ctx, period)
+
+
+@router.post(
+    "/courses/{course_id}/hold-release",
+    response_model=HoldReleaseOut,
+    responses=problems("course_not_found", "course_not_held"),
+)
+async def release_hold(
+    course_id: uuid.UUID, body: HoldReleaseIn, ctx: Annotated[Ctx, Depends(require("region"))]
+) -> HoldReleaseOut:
+    """Release a held course from the rules holding it now, with a note: its lines are
+    owed in the next issue (regular or as adjustments for their months)."""
+    return await service.release_hold(ctx, course_id, body)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.domain.review import HoldRule, HoldRules, hold_reasons
 from service.domain.settlement import (
     DeltaLine,
     IssuedLine,
@@ -56,6 +57,8 @@ class Run:
     price_indices: dict[int, int]
     # Course id → the revision read: what the issue records as its inputs.
     course_revisions: dict[str, int]
+    held: list[Hold] = field(default_factory=list)
+    """Courses held out by the review rules (compute with rules only)."""
 
     @property
     def courses_considered(self) -> int:
@@ -78,9 +81,56 @@ class RunInputs:
     corrected: set[str]
 
 
-async def compute(session: AsyncSession, period: Period) -> Run:
-    """Settle `period` as the data says now, against what was issued (nothing is stored)."""
-    return settle(await _live_inputs(session, period))
+@dataclass(frozen=True)
+class Hold:
+    """A course the review rules hold out of the run, until the region releases them."""
+
+    course_id: str
+    municipality_code: str
+    rules: tuple[HoldRule, ...]
+
+
+async def compute(session: AsyncSession, period: Period, rules: HoldRules | None = None) -> Run:
+    """Settle `period` as the data says now, against what was issued (nothing is stored).
+    With `rules`, the courses they hold are left out entirely (their lines, their issued
+    lines, their staircase place): not read by this run, they stay candidates of the next
+    ones (`candidate_courses`), and once released they are owed like any late data."""
+    inputs = await _live_inputs(session, period)
+    held = await held_courses(session, inputs.courses, rules, period) if rules else []
+    if held:
+        out = {h.course_id for h in held}
+        inputs = replace(
+            inputs,
+            courses=[r for r in inputs.courses if r.facts.course_id not in out],
+            issued=[line for line in inputs.issued if line.course_id not in out],
+            corrected=inputs.corrected - out,
+        )
+    run = settle(inputs)
+    run.held = held
+    return run
+
+
+async def held_courses(
+    session: AsyncSession, rows: list[repository.CourseRow], rules: HoldRules, period: Period
+) -> list[Hold]:
+    """The run's courses that a rule holds and the region has not released from it."""
+    if not rules.enabled:
+        return []
+    fired = {
+        f.course_id: reasons
+        for f in await repository.hold_facts(session, rows)
+        if (reasons := hold_reasons(f, rules, period.last_day))
+    }
+    if not fired:
+        return []
+    released = await repository.released_rules(session, [uuid.UUID(c) for c in fired])
+    municipality = {r.facts.course_id: r.facts.municipality_code for r in rows}
+    holds = []
+    for course_id, reasons in sorted(fired.items()):
+        still = tuple(r for r in reasons if r not in released.get(course_id, set()))
+        if still:
+            holds.append(Hold(course_id, municipality[course_id], still))
+    return holds
 
 
 async def _live_inputs(session: AsyncSession, period: Period) -> RunInputs:

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from service.domain.review import HoldRule
 from service.domain.vocabulary import AdjustmentReason, LineKind, TreatmentType
 from service.kit.contract import Money, PeriodText, PriceIndexText
+from service.kit.text import FreeText
 
 State = Literal["draft", "issued"]
 
@@ -149,6 +151,34 @@ class ReviewWarningOut(BaseModel):
     months: int = Field(description="How many issued statements the average is of")
 
 
+class HoldRuleOut(BaseModel):
+    rule: HoldRule
+    explanation: str = Field(description="In Danish, with the rule's threshold")
+
+
+class HoldOut(BaseModel):
+    """A course held out of the draft by review rules ("Til kontrol"): its lines are left
+    out of the issue and owed in the first issue after the region releases them."""
+
+    course_id: uuid.UUID
+    municipality_code: str
+    rules: list[HoldRuleOut]
+
+
+class HoldReleaseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: Annotated[str, FreeText(max_length=2000, min_length=1)]
+
+
+class HoldReleaseOut(BaseModel):
+    course_id: uuid.UUID
+    rules: list[HoldRule] = Field(description="The rules released (those holding it now)")
+    note: str
+    released_at: datetime
+    released_by: uuid.UUID
+
+
 class RegionSummaryOut(BaseModel):
     period: PeriodText
     state: State
@@ -169,6 +199,9 @@ class RegionSummaryOut(BaseModel):
     )
     approval: ApprovalOut | None = Field(
         default=None, description="The latest approval of the period's draft, if any"
+    )
+    holds: list[HoldOut] = Field(
+        default_factory=list, description="A draft's courses held by review rules"
     )
     warnings: list[ReviewWarningOut] = Field(
         default_factory=list,

@@ -8,6 +8,7 @@ before the agreement) propagate; service.errors answers them.
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,18 +16,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.access import audit
 from service.deps import Ctx
 from service.domain.money import format_kr
-from service.domain.review import statement_rise_warnings
+from service.domain.review import HoldRules, hold_explanation, statement_rise_warnings
 from service.domain.settlement import Period
 from service.domain.staircase import staircase_status
 from service.domain.tariff import OutsideAgreement, TariffVersion, version_for
 from service.errors import Conflict, NotFound
-from service.models import SettlementIssue
+from service.models import Course, CourseHoldRelease, SettlementIssue
 from service.objection import repository as objection_repository
 from service.report.labels import kr_text
 from service.settlement import approval, presentation, repository
 from service.settlement.presentation import Presented
-from service.settlement.run import compute
+from service.settlement.run import Hold, compute, held_courses
 from service.settlement.schemas import (
+    HoldOut,
+    HoldReleaseIn,
+    HoldReleaseOut,
+    HoldRuleOut,
     RegionSummaryOut,
     ReviewWarningOut,
     StaircaseOut,
@@ -40,15 +45,15 @@ LAST_STAIRCASE_YEAR = 2100
 
 async def _statements(
     ctx: Ctx, period: Period, only: str | None = None
-) -> tuple[list[Presented], SettlementIssue | None]:
-    """The period's statements: stored when issued, else a draft computed now; no draft of
-    a period that has not begun (with the margin a start date may lie ahead: then a
-    course of it can exist)."""
+) -> tuple[list[Presented], SettlementIssue | None, list[Hold]]:
+    """The period's statements: stored when issued, else a draft computed now, with the
+    courses the review rules hold out of it; no draft of a period that has not begun (with
+    the margin a start date may lie ahead: then a course of it can exist)."""
     session = ctx.session
     issue = await repository.issue_of(session, period)
     if issue is not None:
         stored = await repository.stored_issue(session, issue, only)
-        return presentation.stored_statements(stored), issue
+        return presentation.stored_statements(stored), issue, []
     last = await repository.last_issue(session)
     if last is not None and period < Period.parse(last.period):
         raise Conflict(
@@ -62,11 +67,12 @@ async def _statements(
             "period_not_begun",
             f"{period} has not begun: its draft can be seen from {earliest.isoformat()}",
         )
-    run = await compute(session, period)
+    run = await compute(session, period, ctx.hold_rules)
     municipalities = [
         m for m in await repository.municipalities(session) if only is None or m.code == only
     ]
-    return presentation.draft_statements(run, municipalities), None
+    held = [h for h in run.held if only is None or h.municipality_code == only]
+    return presentation.draft_statements(run, municipalities), None, held
 
 
 async def get_statement(ctx: Ctx, period: Period, municipality_code: str) -> StatementOut:
@@ -76,7 +82,7 @@ async def get_statement(ctx: Ctx, period: Period, municipality_code: str) -> Sta
         raise NotFound("statement_not_found", "no such statement for this client")
     if await repository.municipality(ctx.session, municipality_code) is None:
         raise NotFound("statement_not_found", "no such statement for this client")
-    statements, _ = await _statements(ctx, period, municipality_code)
+    statements, _, _ = await _statements(ctx, period, municipality_code)
     (presented,) = statements
     statement = presented.statement
     await audit.record(
@@ -88,7 +94,7 @@ async def get_statement(ctx: Ctx, period: Period, municipality_code: str) -> Sta
 
 async def region_summary(ctx: Ctx, period: Period) -> RegionSummaryOut:
     """All municipalities' totals for a period, with the staircase of its year."""
-    statements, issue = await _statements(ctx, period)
+    statements, issue, held = await _statements(ctx, period)
     summary = presentation.region_summary(
         period,
         statements,
@@ -99,6 +105,7 @@ async def region_summary(ctx: Ctx, period: Period) -> RegionSummaryOut:
     summary.open_objections = await objection_repository.count_open(ctx.session, str(period))
     if issue is None:
         summary.warnings = await _rise_warnings(ctx, period, statements)
+        summary.holds = [hold_out(h, ctx.hold_rules) for h in held]
     latest = await repository.latest_approval(ctx.session, period)
     if latest is not None:
         current = approval.statement_hashes(statements) if issue is None else None
@@ -161,3 +168,54 @@ async def _rise_warnings(
         )
         for w in statement_rise_warnings(totals, history, rule)
     ]
+
+
+def hold_out(hold: Hold, rules: HoldRules) -> HoldOut:
+    return HoldOut(
+        course_id=uuid.UUID(hold.course_id),
+        municipality_code=hold.municipality_code,
+        rules=[HoldRuleOut(rule=r, explanation=hold_explanation(r, rules)) for r in hold.rules],
+    )
+
+
+async def holds_of(ctx: Ctx, period: Period) -> list[HoldOut]:
+    """The courses held out of the period's draft (a municipality: its own); none once the
+    period is issued (what was held is owed later)."""
+    only = ctx.principal.org_code if ctx.principal.role == "municipality" else None
+    _, _, held = await _statements(ctx, period, only)
+    await ctx.audit_many(
+        "course.hold.read", "course", [(uuid.UUID(h.course_id), None) for h in held]
+    )
+    return [hold_out(h, ctx.hold_rules) for h in held]
+
+
+async def release_hold(ctx: Ctx, course_id: uuid.UUID, body: HoldReleaseIn) -> HoldReleaseOut:
+    """The region releases a held course from the rules that hold it now, with a note; its
+    lines are then owed in the next issue. A rule that fires later again holds again."""
+    course = await ctx.session.get(Course, course_id)
+    if course is None:
+        raise NotFound("course_not_found", "no such course for this client")
+    rows = await repository.current_course_rows(ctx.session, [course_id])
+    held = await held_courses(ctx.session, rows, ctx.hold_rules, Period.of(ctx.clock.today()))
+    if not held:
+        raise Conflict("course_not_held", "no review rule holds this course now")
+    (hold,) = held
+    release = CourseHoldRelease(
+        course_id=course_id,
+        rules=list(hold.rules),
+        note=body.note,
+        released_at=ctx.now,
+        released_by=ctx.principal.client_id,
+    )
+    await repository.add_hold_release(ctx.session, release)
+    await ctx.audit(
+        "course.hold.release", "course", course_id, course.patient_id,
+        detail={"rules": list(hold.rules)},
+    )  # fmt: skip
+    return HoldReleaseOut(
+        course_id=course_id,
+        rules=list(hold.rules),
+        note=body.note,
+        released_at=release.released_at,
+        released_by=ctx.principal.client_id,
+    )

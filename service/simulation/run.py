@@ -34,6 +34,7 @@ from service.course import service as courses
 from service.course.schemas import CancelIn, CompleteIn, CorrectionIn
 from service.deps import Ctx
 from service.domain.money import format_kr, parse_kr
+from service.domain.settlement import Period
 from service.domain.tariff import DomainError
 from service.errors import Conflict, ServiceError, as_service_error
 from service.kit.clock import LOCAL_TZ, Clock
@@ -43,8 +44,10 @@ from service.kit.settings import Settings
 from service.models import Course, Hospital, Municipality, SettlementIssue
 from service.referral import service as referrals
 from service.referral.schemas import AcceptIn, ReferralIn, RejectIn
+from service.settlement import service as settlement_service
 from service.settlement.approval import approve_period
 from service.settlement.issue import issue_period
+from service.settlement.schemas import HoldReleaseIn
 from service.simulation.plan import (
     Plan,
     ReferralPlan,
@@ -468,8 +471,12 @@ class _Runner:
     async def _issue(self, session: AsyncSession, index: int) -> None:
         assert self.clients is not None
         period, _ = self.plan.issues[index]
-        # Four eyes, as the region works: the controller approves, finance issues.
+        # Four eyes, as the region works: the controller releases what the review rules
+        # hold (a simulated course is as it was planned), approves, and finance issues.
         checker = self._ctx(session, self.clients.controller)
+        await self._attempt(
+            session, f"release holds of {period}", lambda: _release(checker, period)
+        )
         approved = await self._attempt(
             session, f"approve {period}", lambda: approve_period(checker, period)
         )
@@ -489,3 +496,10 @@ class _Runner:
             self.progress(
                 f"{summary.period} issued: {format_kr(sum(totals.values()))} kr. ({elapsed:.1f} s)"
             )
+
+
+async def _release(ctx: Ctx, period: Period) -> None:
+    for hold in await settlement_service.holds_of(ctx, period):
+        await settlement_service.release_hold(
+            ctx, hold.course_id, HoldReleaseIn(note="Gennemgået i simuleringen")
+        )

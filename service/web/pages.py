@@ -125,6 +125,7 @@ MESSAGES: dict[str, str] = {
         "Kladden er ændret, siden den blev godkendt (nye registreringer eller rettelser). "
         "Den skal godkendes igen, før den udstedes."
     ),
+    "course_not_held": "Ingen kontrolregel holder forløbet tilbage nu; der er intet at frigive.",
     "period_already_issued": "Perioden er allerede udstedt; der er ingen kladde at godkende.",
     "period_not_begun": "Perioden er ikke begyndt endnu, så der er ingen kladde af den.",
     "period_not_ended": "Perioden er ikke slut endnu. Den kan udstedes, når måneden er omme.",

@@ -11,12 +11,14 @@ origin and CSRF token), as it always has; a month that does not exist is the 422
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
 
 from service.access import audit, throttle
 from service.deps import ANY_ROLE
@@ -24,13 +26,20 @@ from service.domain.money import format_kr, parse_kr
 from service.domain.settlement import Period
 from service.domain.tariff import DomainError
 from service.domain.vocabulary import LINE_KINDS, TREATMENT_TYPES
-from service.errors import Conflict, Forbidden, NotFound, Unauthenticated, as_service_error
+from service.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Unauthenticated,
+    as_service_error,
+)
 from service.kit.http import file_response
 from service.objection import service as objections_service
 from service.objection.schemas import ObjectionSearch
 from service.report.labels import kr_text
 from service.settlement import approval, downloads, issue, service
-from service.settlement.schemas import LineOut, StatementOut
+from service.settlement.schemas import HoldReleaseIn, LineOut, StatementOut
 from service.web.charts import Bar, hbar_chart, staircase_chart
 from service.web.pages import (
     MESSAGES,
@@ -172,6 +181,7 @@ async def overview(
     page: RegionPage,
     udstedt: str | None = None,
     godkendt: str | None = None,
+    frigivet: str | None = None,
 ) -> Response:
     month = Period.parse(period)
     summary = await service.region_summary(page.ctx, month)
@@ -191,6 +201,7 @@ async def overview(
             "chart": chart,
             "issued_notice": udstedt if summary.state == "issued" else None,
             "approved_notice": godkendt if summary.state == "draft" else None,
+            "released_notice": frigivet == "ja",
         },
         page=page,
     )
@@ -246,6 +257,29 @@ def _check_form(request: Request, page: RegionPage, csrf: str) -> None:
     check_origin(request)
     if not page.session.csrf_ok(csrf):
         raise Forbidden("csrf_token_invalid", "the form's CSRF token is missing or wrong")
+
+
+@router.post("/perioder/{period}/frigiv")
+async def release_hold(
+    request: Request,
+    period: str,
+    page: RegionPage,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    course_id: Annotated[str, Form(max_length=40)] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Releases a held course with a note, through the API's use case."""
+    _check_form(request, page, csrf)
+    try:
+        body = HoldReleaseIn(note=note)
+        course = uuid.UUID(course_id)
+    except (ValueError, ValidationError):
+        raise Invalid("invalid_request", "a release names a course and has a note") from None
+    try:
+        await service.release_hold(page.ctx, course, body)
+    except Conflict as exc:
+        return await _refused(request, page, period, exc, "frigivet")
+    return RedirectResponse(f"/perioder/{period}?frigivet=ja", status_code=303)
 
 
 async def _refused(

@@ -25,7 +25,7 @@ FOREIGN = {"hospital": "BFH", "municipality": "101"}
 FILTERED: Literal["filtered"] = "filtered"
 """The foreign key gets 200, and the home organisation's object is not in the list."""
 
-Fresh = Literal["referral", "course", "transfer_in", "transfer_out"] | None
+Fresh = Literal["referral", "course", "held_course", "transfer_in", "transfer_out"] | None
 """`transfer_in`: a course of the foreign municipality proposed to the home one (which
 answers it); `transfer_out`: a course of the home municipality proposed to the foreign one."""
 Foreign = int | Literal["filtered"]
@@ -162,6 +162,16 @@ MATRIX: dict[tuple[str, str], Access] = {
     ),
     ("POST", "/api/v1/transfers/{transfer_id}/withdraw"): Access(
         allow("municipality"), foreign={"municipality": 403}, fresh="transfer_out"
+    ),
+    # Review holds: both read a period's held courses (a municipality its own); the region
+    # releases (the shared course is held by none: 409, the role check is what counts).
+    ("GET", "/api/v1/settlements/{period}/holds"): Access(
+        allow("region", "municipality"), period="2024-04"
+    ),
+    ("POST", "/api/v1/courses/{course_id}/hold-release"): Access(
+        allow("region"),
+        fresh="held_course",
+        body=lambda t: {"note": "gennemgået"},
     ),
     # Objections: a municipality raises them about its own courses, the region answers.
     ("POST", "/api/v1/objections"): Access(

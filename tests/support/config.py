@@ -31,13 +31,17 @@ def owner_url(url: str) -> str | None:
     return None if url.startswith("sqlite") else as_role(url, OWNER_ROLE)
 
 
-def settings_for(url: str, tmp: Path, *, require_approval: bool = False) -> Settings:
+def settings_for(
+    url: str, tmp: Path, *, require_approval: bool = False, review_holds: bool = False
+) -> Settings:
     """The service's settings for a test database at `url`; the key file goes in `tmp`.
-    Four eyes is off unless asked for (a one-person installation): the tests of issuing
-    are not about approval; tests/test_approval.py turns it on."""
+    Four eyes and review holds are off unless asked for (a one-person installation): most
+    tests bill courses completed without a visit, which a rule would hold;
+    tests/test_approval.py and tests/test_holds.py turn them on."""
     return Settings(
         database_url=url,
         require_approval=require_approval,
+        review_holds=review_holds,
         migration_database_url=owner_url(url),
         now=NOW,
         cpr_key=CPR_KEY,
@@ -57,5 +61,6 @@ def service_env(url: str, **extra: str) -> dict[str, str]:
         "IVSETTLE_CPR_KEY": CPR_KEY,
         "IVSETTLE_CPR_HASH_KEY": CPR_HASH_KEY,
         "IVSETTLE_REQUIRE_APPROVAL": "false",
+        "IVSETTLE_REVIEW_HOLDS": "false",
         **extra,
     }
