@@ -31,6 +31,7 @@ from tests.test_verify import _history
 
 WRITE_ONCE = {
     "audit_events",
+    "course_hold_releases",
     "course_positions",
     "course_versions",
     "settlement_approvals",
@@ -173,7 +174,7 @@ def test_migrate_reports_the_service_roles_privileges(
     env = os.environ | service_env(settings.database_url)
     ok = run_cli(env, tmp_path, "migrate")
     assert ok.returncode == 0, ok.stderr
-    assert f"service role {SERVICE_ROLE}: SELECT, INSERT on 10 write-once tables" in ok.stdout, (
+    assert f"service role {SERVICE_ROLE}: SELECT, INSERT on 11 write-once tables" in ok.stdout, (
         ok.stdout
     )
     assert "owns nothing" in ok.stdout and "warning" not in ok.stderr

@@ -477,6 +477,9 @@ class _Runner:
         await self._attempt(
             session, f"release holds of {period}", lambda: _release(checker, period)
         )
+        # Committed before approving: on PostgreSQL the approval takes its own connection,
+        # which would wait for this session's lock on the audit chain's head.
+        await session.commit()
         approved = await self._attempt(
             session, f"approve {period}", lambda: approve_period(checker, period)
         )
