@@ -8,7 +8,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.access.auth import Principal
-from service.models import Objection, Statement, StatementLine
+from service.models import Course, Objection, Statement, StatementLine
 from service.objection.schemas import ObjectionSearch
 
 
@@ -92,3 +92,15 @@ async def count_open(session: AsyncSession, period: str) -> int:
     """Open objections to the period's issued statements."""
     stmt = select(func.count()).where(Objection.period == period, Objection.status == "open")
     return int(await session.scalar(stmt) or 0)
+
+
+async def patients_of(
+    session: AsyncSession, course_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, uuid.UUID]:
+    """Course id → its patient, in one query (for the audit rows of a list)."""
+    if not course_ids:
+        return {}
+    rows = await session.execute(
+        select(Course.id, Course.patient_id).where(Course.id.in_(course_ids))
+    )
+    return {course_id: patient_id for course_id, patient_id in rows}

@@ -100,9 +100,9 @@ async def list_objections(
 
 
 async def _present(ctx: Ctx, objections: Sequence[Objection]) -> list[ObjectionOut]:
-    courses = {o.course_id: await visible_course(ctx, o.course_id) for o in objections}
+    patients = await repository.patients_of(ctx.session, {o.course_id for o in objections})
     await ctx.audit_many(
-        "objection.read", "objection", [(o.id, courses[o.course_id].patient_id) for o in objections]
+        "objection.read", "objection", [(o.id, patients[o.course_id]) for o in objections]
     )
     return [ObjectionOut.model_validate(o) for o in objections]
 
