@@ -75,7 +75,7 @@ def plan(
         "visits": [],
     }
     for year in range(first_year, first_year + years):
-        for _ in range(per_year):
+        for serial in range(1, per_year + 1):
             kind = rng.choices([t for t, _, _ in TYPES], [w for _, w, _ in TYPES])[0]
             included = {t: d for t, _, d in TYPES}[kind]
             length = (
@@ -112,7 +112,8 @@ def plan(
             )  # fmt: skip
             rows["courses"].append(
                 {
-                    "id": course, "referral_id": referral, "patient_id": patient,
+                    "id": course, "number": f"IV-{year}-{serial:05d}",
+                    "referral_id": referral, "patient_id": patient,
                     "municipality_code": municipality, "hospital_code": hospital,
                     "treatment_type": kind, "setting": rng.choice(("home", "clinic")),
                     "start_date": start, "end_date": None if active else end,

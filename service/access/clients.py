@@ -4,6 +4,7 @@ demo, the simulation and the tests. Functions take a session and never commit.""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -89,6 +90,18 @@ async def principal_by_key(session: AsyncSession, key: str) -> tuple[Principal, 
 def principal_of(client: ApiClient) -> Principal:
     role: Role = client.role  # type: ignore[assignment]  # stored only from ROLES
     return Principal(client.id, client.name, role, client.org_code)
+
+
+async def client_names(
+    session: AsyncSession, client_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Client id → its name (who corrected or released, as a page names them)."""
+    if not client_ids:
+        return {}
+    rows = await session.execute(
+        select(ApiClient.id, ApiClient.name).where(ApiClient.id.in_(set(client_ids)))
+    )
+    return {client_id: name for client_id, name in rows}
 
 
 async def list_clients(session: AsyncSession) -> list[ApiClient]:

@@ -12,11 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.access.auth import Principal
 from service.access.visibility import first_visible, visible
 from service.course.schemas import CourseSearch
+from service.kit.db import dialect_insert
 from service.models import (
     Course,
     CourseCorrection,
+    CourseNumberCounter,
     CoursePosition,
     CourseVersion,
+    Hospital,
+    Referral,
     Statement,
     StatementLine,
     Visit,
@@ -48,11 +52,31 @@ async def visible_course(
     )
 
 
+async def next_course_number(session: AsyncSession, year: int) -> str:
+    """The next course number of a registration year ("IV-2026-00042"): one upsert that
+    raises the year's counter and holds its row lock until commit, so concurrent
+    registrations queue for a number and none is given twice (a rolled-back registration
+    gives its number back with the counter)."""
+    stmt = (
+        dialect_insert(session, CourseNumberCounter)
+        .values(year=year, last_number=1)
+        .on_conflict_do_update(
+            index_elements=["year"],
+            set_={"last_number": CourseNumberCounter.last_number + 1},
+        )
+        .returning(CourseNumberCounter.last_number)
+    )
+    number = (await session.execute(stmt)).scalar_one()
+    return f"IV-{year}-{number:05d}"
+
+
 async def search(
     session: AsyncSession, principal: Principal, criteria: CourseSearch, limit: int, offset: int
 ) -> list[Course]:
     """The visible courses that match every criterion given, by start date (then creation)."""
     stmt = visible_courses(principal)
+    if criteria.number is not None:
+        stmt = stmt.where(Course.number == criteria.number)
     if criteria.municipality_code is not None:
         stmt = stmt.where(Course.municipality_code == criteria.municipality_code)
     if criteria.status is not None:
@@ -84,6 +108,21 @@ async def visit_summary(
         .group_by(Visit.course_id)
     )
     return {cid: (n, given, last) for cid, n, given, last in rows}
+
+
+async def referral_refs(
+    session: AsyncSession, referral_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[str, str | None, str]]:
+    """Per referral: the hospital's own reference, the referring department and the
+    hospital's name."""
+    if not referral_ids:
+        return {}
+    rows = await session.execute(
+        select(Referral.id, Referral.external_ref, Referral.department, Hospital.name)
+        .join(Hospital, Hospital.code == Referral.hospital_code)
+        .where(Referral.id.in_(set(referral_ids)))
+    )
+    return {rid: (ref, department, name) for rid, ref, department, name in rows}
 
 
 async def billed_lines(

@@ -14,6 +14,7 @@ from service.course.schemas import (
     CorrectionIn,
     CourseOut,
     CourseSearch,
+    CourseUpdateIn,
     TransferDecisionIn,
     TransferIn,
     TransferOut,
@@ -38,11 +39,15 @@ async def list_courses(
     status: CourseStatus | None = None,
     started_from: IsoDate | None = None,
     started_to: IsoDate | None = None,
+    number: Annotated[
+        str | None,
+        Query(max_length=20, description="A course number, e.g. IV-2026-00042"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     # Bounded: an offset beyond 64 bits reached the database and failed there (a 500).
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> list[CourseOut]:
-    criteria = CourseSearch(municipality_code, status, started_from, started_to)
+    criteria = CourseSearch(municipality_code, status, started_from, started_to, number)
     return await service.list_courses(ctx, criteria, limit, offset)
 
 
@@ -51,6 +56,15 @@ async def list_courses(
 )
 async def get_course(course_id: uuid.UUID, ctx: Reader) -> CourseOut:
     return await service.get_course(ctx, course_id)
+
+
+@router.patch(
+    "/courses/{course_id}", response_model=CourseOut, responses=problems("course_not_found")
+)
+async def update_course(course_id: uuid.UUID, body: CourseUpdateIn, ctx: Writer) -> CourseOut:
+    """Set the municipality's own case reference (`municipality_ref`); it is shown on the
+    course's statement lines from the next draft on."""
+    return await service.update_course(ctx, course_id, body)
 
 
 @router.post(

@@ -45,6 +45,9 @@ class BilledLineOut(BaseModel):
 
     statement_number: int
     statement_period: PeriodText
+    statement_municipality_code: str = Field(
+        description="The municipality whose statement carries the line"
+    )
     period: PeriodText
     kind: LineKind
     quantity: int
@@ -57,11 +60,22 @@ class BilledLineOut(BaseModel):
 
 class CourseOut(BaseModel):
     id: uuid.UUID
+    number: str = Field(
+        description="The course's short number (IV-<registration year>-<serial>): unique, "
+        "never reused, shown on statement lines",
+        examples=["IV-2026-00042"],
+    )
+    municipality_ref: str | None = Field(
+        default=None, description="The municipality's own case reference (its care system's id)"
+    )
+    external_ref: str = Field(description="The hospital's own reference of the referral")
+    department: str | None = Field(description="The referring hospital department")
     referral_id: uuid.UUID
     patient_id: uuid.UUID
     patient_cpr: str | None = Field(description="Shown to the treating municipality only")
     municipality_code: str
     hospital_code: str
+    hospital_name: str
     treatment_type: TreatmentType
     setting: Setting
     start_date: date
@@ -84,6 +98,16 @@ class CourseOut(BaseModel):
     billed_total: Money = Field(description="The sum of the issued lines, kr.")
     created_at: datetime
     updated_at: datetime
+
+
+class CourseUpdateIn(BaseModel):
+    """What a municipality may set on its course without a correction: its own reference."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    municipality_ref: Annotated[str, FreeText(max_length=100, min_length=1)] | None = Field(
+        description="Its care system's case id; null clears it"
+    )
 
 
 class CompleteIn(BaseModel):
@@ -118,6 +142,7 @@ class CourseSearch:
     status: CourseStatus | None = None
     started_from: date | None = None
     started_to: date | None = None
+    number: str | None = None
 
 
 TransferStatus = Literal["proposed", "accepted", "declined", "withdrawn"]

@@ -20,6 +20,7 @@ from service.course.schemas import (
     CorrectionOut,
     CourseOut,
     CourseSearch,
+    CourseUpdateIn,
     StaircasePlaceOut,
 )
 from service.deps import Ctx
@@ -39,14 +40,19 @@ def day_count(course: Course, today: date) -> int:
     return max(0, (last - course.start_date).days + 1)
 
 
-async def present_courses(ctx: Ctx, courses: Sequence[Course], action: str) -> list[CourseOut]:
-    """Courses as the principal may see them; the read is audited per patient."""
+async def present_courses(
+    ctx: Ctx, courses: Sequence[Course], action: str, reveal_cpr: bool = True
+) -> list[CourseOut]:
+    """Courses as the principal may see them; the read is audited per patient. Without
+    `reveal_cpr` (the web pages, which show no CPR) the number is not even decrypted."""
     ids = [c.id for c in courses]
-    cprs = await reveal_cprs(ctx.session, ctx.vault, ctx.principal, [c.patient_id for c in courses])
+    patients = [c.patient_id for c in courses] if reveal_cpr else []
+    cprs = await reveal_cprs(ctx.session, ctx.vault, ctx.principal, patients)
     visits = await repository.visit_summary(ctx.session, ids)
     corrections = await repository.corrections_for(ctx.session, ids)
     places = await repository.staircase_places(ctx.session, ids)
     billed = await repository.billed_lines(ctx.session, ids)
+    referrals = await repository.referral_refs(ctx.session, [c.referral_id for c in courses])
     await ctx.audit_many(
         action, "course", [(c.id, c.patient_id) for c in courses], {"cpr_shown": bool(cprs)}
     )
@@ -55,10 +61,14 @@ async def present_courses(ctx: Ctx, courses: Sequence[Course], action: str) -> l
     for c in courses:
         n, given, last_given = visits.get(c.id, (0, 0, None))
         place = places.get(c.id)
+        external_ref, department, hospital_name = referrals[c.referral_id]
         out.append(
             from_row(
                 CourseOut,
                 c,
+                external_ref=external_ref,
+                department=department,
+                hospital_name=hospital_name,
                 patient_cpr=cprs.get(c.patient_id),
                 day_count=day_count(c, today),
                 visit_count=n,
@@ -79,6 +89,7 @@ def _billed_out(line: StatementLine, statement: Statement) -> BilledLineOut:
         line,
         statement_number=statement.number,
         statement_period=statement.period,
+        statement_municipality_code=statement.municipality_code,
         period=line.line_period,
         unit_price=format_kr(line.unit_price_ore),
         amount=format_kr(line.amount_ore),
@@ -108,9 +119,11 @@ async def list_courses(
     return await present_courses(ctx, courses, "course.read")
 
 
-async def get_course(ctx: Ctx, course_id: uuid.UUID) -> CourseOut:
-    """The course, if the principal may see it."""
-    return await course_out(ctx, await visible_course(ctx, course_id))
+async def get_course(ctx: Ctx, course_id: uuid.UUID, reveal_cpr: bool = True) -> CourseOut:
+    """The course, if the principal may see it (`reveal_cpr`: see present_courses)."""
+    course = await visible_course(ctx, course_id)
+    (out,) = await present_courses(ctx, [course], "course.read", reveal_cpr)
+    return out
 
 
 def _invalid(code: ProblemCode, field: str, message: str) -> Invalid:
@@ -173,6 +186,19 @@ async def complete_course(ctx: Ctx, course_id: uuid.UUID, body: CompleteIn) -> C
     course.revision += 1
     detail = {"end_date": str(body.end_date), "reason": body.reason}
     await _changed(ctx, course, "completed", "course.complete", detail)
+    return await course_out(ctx, course)
+
+
+async def update_course(ctx: Ctx, course_id: uuid.UUID, body: CourseUpdateIn) -> CourseOut:
+    """The municipality sets (or clears) its own case reference. Not a correction: nothing
+    settled depends on it, so the course's revision stays; the change is audited, and a
+    draft shows it on the course's lines (an approval made before is then out of date)."""
+    course = await visible_course(ctx, course_id, for_update=True)
+    if body.municipality_ref != course.municipality_ref:
+        detail = {"municipality_ref": [course.municipality_ref, body.municipality_ref]}
+        course.municipality_ref = body.municipality_ref
+        course.updated_at = ctx.now
+        await ctx.audit("course.update", "course", course.id, course.patient_id, detail=detail)
     return await course_out(ctx, course)
 
 

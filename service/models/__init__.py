@@ -5,6 +5,7 @@ from service.models.base import Base
 from service.models.care import (
     Course,
     CourseCorrection,
+    CourseNumberCounter,
     CourseTransfer,
     CourseVersion,
     Patient,
@@ -34,6 +35,7 @@ __all__ = [
     "Course",
     "CourseCorrection",
     "CourseHoldRelease",
+    "CourseNumberCounter",
     "CoursePosition",
     "CourseTransfer",
     "CourseVersion",

@@ -84,10 +84,16 @@ class Course(Base):
     )
 
     id: Mapped[UuidPk]
+    # The course's human number ("IV-2026-00042"): given once when the course is created,
+    # from a counter per registration year (course_number_counters), so never reused and
+    # never derived from the patient. Set on every row (the migration numbered the old).
+    number: Mapped[str] = mapped_column(String(20), unique=True, index=True)
     referral_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("referrals.id"), unique=True)
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))
     municipality_code: Mapped[str] = mapped_column(ForeignKey("municipalities.code"), index=True)
     hospital_code: Mapped[str] = mapped_column(ForeignKey("hospitals.code"))
+    # The municipality's own case reference (its care system's id), set by the municipality.
+    municipality_ref: Mapped[str | None] = mapped_column(String(100))
     treatment_type: Mapped[TreatmentType] = mapped_column(String(20))
     setting: Mapped[Setting] = mapped_column(String(10))
     start_date: Mapped[date] = mapped_column(index=True)
@@ -102,6 +108,16 @@ class Course(Base):
     # Raised by every change of the course or of its visits, in the writing transaction:
     # a settlement run reads a course again when its revision is not one an issue read.
     revision: Mapped[int] = mapped_column(default=1, server_default="1")
+
+
+class CourseNumberCounter(Base):
+    """The last course number given in a registration year: raised under its row lock by
+    each new course, so two concurrent registrations never get the same number."""
+
+    __tablename__ = "course_number_counters"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_number: Mapped[int]
 
 
 class CourseVersion(Base):

@@ -7,7 +7,7 @@ statement cannot change even by hand in SQL.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, LargeBinary, String, UniqueConstraint
@@ -115,6 +115,15 @@ class StatementLine(Base):
     tariff_version_id: Mapped[int] = mapped_column(ForeignKey("tariff_versions.id"))
     adjustment: Mapped[bool]
     reason: Mapped[AdjustmentReason | None] = mapped_column(String(40))
+    # What finance traces the line by, as it stood at the issue (NULL in lines issued
+    # before lines carried them; then the statement's content has no such keys).
+    course_number: Mapped[str | None] = mapped_column(String(20))
+    course_start: Mapped[date | None]
+    course_end: Mapped[date | None]
+    hospital_name: Mapped[str | None] = mapped_column(String(200))
+    external_ref: Mapped[str | None] = mapped_column(String(100))
+    department: Mapped[str | None] = mapped_column(String(200))
+    municipality_ref: Mapped[str | None] = mapped_column(String(100))
 
 
 class CoursePosition(Base):

@@ -271,6 +271,7 @@ async def accept_referral(
     )
     course = Course(
         id=uuid.uuid4(),
+        number=await course_repository.next_course_number(ctx.session, ctx.clock.today().year),
         referral_id=referral.id,
         patient_id=referral.patient_id,
         municipality_code=referral.municipality_code,

@@ -42,6 +42,25 @@ REASON_LABELS: Final[dict[str, str]] = {
     "index_change": "Indeksændring",
 }
 STATE_LABELS: Final[dict[str, str]] = {"draft": "Udkast", "issued": "Udstedt"}
+SETTING_LABELS: Final[dict[str, str]] = {"home": "Hjemme", "clinic": "Klinik"}
+COURSE_STATUS_LABELS: Final[dict[str, str]] = {
+    "active": "Aktivt",
+    "completed": "Afsluttet",
+    "cancelled": "Annulleret",
+}
+END_REASON_LABELS: Final[dict[str, str]] = {
+    "completed": "Behandlingen er gennemført",
+    "readmitted": "Genindlagt",
+    "switched_to_oral": "Skiftet til tabletter",
+    "deceased": "Død",
+    "other": "Andet",
+}
+DEVIATION_LABELS: Final[dict[str, str]] = {
+    "outside_hours": "Uden for tidsrummet",
+    "over_60_minutes": "Over 60 minutter",
+    "over_4_visits_per_day": "Over 4 besøg samme dag",
+    "outside_course_dates": "Uden for forløbets datoer",
+}
 OBJECTION_REASON_LABELS: Final[dict[str, str]] = {
     "not_our_patient": "Ikke kommunens borger",
     "dates_wrong": "Forkerte datoer",
@@ -85,6 +104,15 @@ LINE_HEADINGS: Final = (
     "Takstversion",
     "Efterregulering",
     "Årsag",
+    # What finance traces a line by; added after the columns above so that a reader of
+    # the earlier files finds every column where it was. Empty in lines issued before.
+    "Forløbsnummer",
+    "Forløbsstart",
+    "Forløbsslut",
+    "Hospitalets navn",
+    "Hospitalets reference",
+    "Afdeling",
+    "Kommunens reference",
 )
 
 Cell = str | int | Decimal
@@ -173,6 +201,11 @@ def chain_rows(s: StatementView) -> tuple[tuple[str, str], ...]:
     return ((CHAIN_ISSUE_LABEL, s.chain.issue), (CHAIN_PREVIOUS_LABEL, s.chain.previous))
 
 
+def course_label(line: LineView) -> str:
+    """How a line names its course: its number (the id in lines issued before numbers)."""
+    return line.course_number or str(line.course_id)
+
+
 def line_cells(line: LineView) -> tuple[Cell, ...]:
     """One line as typed cells in the order of `LINE_HEADINGS` (amounts as `Decimal`)."""
     return (
@@ -189,4 +222,11 @@ def line_cells(line: LineView) -> tuple[Cell, ...]:
         line.tariff_version_id,
         yes_no(line.adjustment),
         reason_label(line.reason),
+        line.course_number or "",
+        line.course_start.isoformat() if line.course_start is not None else "",
+        line.course_end.isoformat() if line.course_end is not None else "",
+        line.hospital_name or "",
+        line.external_ref or "",
+        line.department or "",
+        line.municipality_ref or "",
     )

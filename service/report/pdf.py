@@ -37,6 +37,7 @@ from service.report.labels import (
     KIND_LABELS,
     STATE_LABELS,
     chain_rows,
+    course_label,
     date_text,
     document_time,
     kr_text,
@@ -274,9 +275,17 @@ def _breakdowns(s: StatementView) -> Table:
     return outer
 
 
+def _course_cell(line: LineView) -> str:
+    """The course's number and dates (lines issued before numbers: its id)."""
+    if line.course_start is None:
+        return course_label(line)
+    end = line.course_end.strftime("%d.%m.%y") if line.course_end is not None else "…"
+    return f"{course_label(line)} {line.course_start.strftime('%d.%m.%y')}–{end}"
+
+
 def _regular_row(line: LineView) -> list[str]:
     return [
-        str(line.course_id),
+        _course_cell(line),
         KIND_LABELS.get(line.kind, line.kind),
         treatment_label(line.treatment_type),
         line.hospital_code,
@@ -290,7 +299,7 @@ def _regular_row(line: LineView) -> list[str]:
 
 def _adjustment_row(line: LineView) -> list[str]:
     return [
-        str(line.course_id),
+        _course_cell(line),
         line.period,
         reason_label(line.reason),
         KIND_LABELS.get(line.kind, line.kind),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 
@@ -71,6 +71,21 @@ class LineView(Protocol):
     def adjustment(self) -> bool: ...
     @property
     def reason(self) -> str | None: ...
+    # What the line is traced by (None in lines issued before lines carried it).
+    @property
+    def course_number(self) -> str | None: ...
+    @property
+    def course_start(self) -> date | None: ...
+    @property
+    def course_end(self) -> date | None: ...
+    @property
+    def hospital_name(self) -> str | None: ...
+    @property
+    def external_ref(self) -> str | None: ...
+    @property
+    def department(self) -> str | None: ...
+    @property
+    def municipality_ref(self) -> str | None: ...
 
 
 class _OfMunicipality(Protocol):

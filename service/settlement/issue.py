@@ -9,6 +9,7 @@ rows are built here and inserted by the repository; the boundary commits.
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +27,7 @@ from service.settlement.issuing import (
     issuing,
     next_statement_number,
 )
+from service.settlement.repository import LineTrace
 from service.settlement.run import PricedDelta, Run, compute
 from service.settlement.schemas import RegionSummaryOut
 
@@ -89,7 +91,8 @@ async def _issue(ctx: Ctx, transaction: IssueTransaction, period: Period) -> boo
             }
         )
         line_rows.extend(
-            _line_row(statement_id, d) for d in run.lines.get(issued.municipality_code, [])
+            _line_row(statement_id, d, run.traces.get(d.line.course_id))
+            for d in run.lines.get(issued.municipality_code, [])
         )
     # The issue chain: after the issue before it, over its statements' hashes and the audit
     # chain's head as last committed (the issue's own audit row links after it).
@@ -143,6 +146,9 @@ async def _issue(ctx: Ctx, transaction: IssueTransaction, period: Period) -> boo
     return True
 
 
+_TRACE_COLUMNS = [f.name for f in fields(LineTrace)]
+
+
 def _issue_row(
     issue_id: uuid.UUID, run: Run, issued_at: datetime, issued_by: uuid.UUID
 ) -> dict[str, Any]:
@@ -157,9 +163,10 @@ def _issue_row(
     }
 
 
-def _line_row(statement_id: uuid.UUID, d: PricedDelta) -> dict[str, Any]:
+def _line_row(statement_id: uuid.UUID, d: PricedDelta, trace: LineTrace | None) -> dict[str, Any]:
     line = d.line
-    return {
+    traced = asdict(trace) if trace is not None else dict.fromkeys(_TRACE_COLUMNS)
+    return traced | {
         "statement_id": statement_id,
         "course_id": uuid.UUID(line.course_id),
         "kind": line.kind,

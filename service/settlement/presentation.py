@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import NamedTuple
 
@@ -21,7 +21,7 @@ from service.domain.money import format_kr
 from service.domain.settlement import Period
 from service.kit.rows import from_row
 from service.models import Municipality, SettlementIssue, StatementLine
-from service.settlement.repository import StoredIssue
+from service.settlement.repository import LineTrace, StoredIssue
 from service.settlement.run import PricedDelta, Run
 from service.settlement.schemas import (
     ChainOut,
@@ -56,7 +56,7 @@ class Presented:
         return sum(line.amount for line in self.lines)
 
 
-def _draft_line(d: PricedDelta) -> Priced:
+def _draft_line(d: PricedDelta, trace: LineTrace | None) -> Priced:
     line = d.line
     out = from_row(
         LineOut,
@@ -65,11 +65,31 @@ def _draft_line(d: PricedDelta) -> Priced:
         unit_price=format_kr(line.unit_price),
         amount=format_kr(line.amount),
         position=d.position,
+        **(asdict(trace) if trace is not None else _NO_TRACE),
     )
     return Priced(out, line.amount)
 
 
+_NO_TRACE = dict.fromkeys(f.name for f in fields(LineTrace))
+
+
+def trace_of(line: StatementLine) -> LineTrace | None:
+    """A stored line's trace (None: issued before lines carried one)."""
+    if line.course_number is None or line.course_start is None:
+        return None
+    return LineTrace(
+        course_number=line.course_number,
+        course_start=line.course_start,
+        course_end=line.course_end,
+        hospital_name=line.hospital_name or "",
+        external_ref=line.external_ref or "",
+        department=line.department,
+        municipality_ref=line.municipality_ref,
+    )
+
+
 def _stored_line(line: StatementLine) -> Priced:
+    # The trace columns by name; NULL ones stay None and are absent from the content.
     out = from_row(
         LineOut,
         line,
@@ -146,7 +166,9 @@ def draft_statements(
             period=run.period,
             municipality=m,
             payer=payer,
-            lines=[_draft_line(d) for d in run.lines.get(m.code, [])],
+            lines=[
+                _draft_line(d, run.traces.get(d.line.course_id)) for d in run.lines.get(m.code, [])
+            ],
             inputs=inputs,
         )
         for m in municipalities

@@ -30,6 +30,7 @@ from service.models import (
     CourseHoldRelease,
     CoursePosition,
     CourseVersion,
+    Hospital,
     Municipality,
     PriceIndex,
     Referral,
@@ -52,6 +53,55 @@ class CourseRow:
     facts: CourseFacts
     created_at: datetime
     revision: int
+
+
+@dataclass(frozen=True)
+class LineTrace:
+    """What finance traces a course's lines by (printed on them, not priced): its number,
+    dates, the referring hospital and its references, the municipality's reference."""
+
+    course_number: str
+    course_start: date
+    course_end: date | None
+    hospital_name: str
+    external_ref: str
+    department: str | None
+    municipality_ref: str | None
+
+
+async def line_traces(session: AsyncSession, course_ids: Iterable[str]) -> dict[str, LineTrace]:
+    """The trace of each course, as the data says now (by course id)."""
+    result: dict[str, LineTrace] = {}
+    for chunk in _chunks(sorted(set(course_ids))):
+        rows = await session.execute(
+            select(
+                Course.id,
+                Course.number,
+                Course.start_date,
+                Course.end_date,
+                Hospital.name,
+                Referral.external_ref,
+                Referral.department,
+                Course.municipality_ref,
+            )
+            .join(Referral, Referral.id == Course.referral_id)
+            .join(Hospital, Hospital.code == Course.hospital_code)
+            .where(Course.id.in_(chunk))
+        )
+        for course_id, number, start, end, hospital, ref, department, own_ref in rows:
+            result[str(course_id)] = LineTrace(
+                number, start, end, hospital, ref, department, own_ref
+            )
+    return result
+
+
+async def course_numbers(session: AsyncSession, course_ids: Iterable[str]) -> dict[str, str]:
+    """Course id → its number."""
+    result: dict[str, str] = {}
+    for chunk in _chunks(sorted(set(course_ids))):
+        rows = await session.execute(select(Course.id, Course.number).where(Course.id.in_(chunk)))
+        result.update((str(course_id), number) for course_id, number in rows)
+    return result
 
 
 async def issue_of(session: AsyncSession, period: Period) -> SettlementIssue | None:
@@ -704,6 +754,16 @@ async def released_rules(
         for course_id, rules in rows:
             released.setdefault(str(course_id), set()).update(rules)
     return released
+
+
+async def releases_of(session: AsyncSession, course_id: uuid.UUID) -> list[CourseHoldRelease]:
+    """A course's hold releases, oldest first."""
+    rows = await session.scalars(
+        select(CourseHoldRelease)
+        .where(CourseHoldRelease.course_id == course_id)
+        .order_by(CourseHoldRelease.id)
+    )
+    return list(rows.all())
 
 
 async def add_hold_release(session: AsyncSession, release: CourseHoldRelease) -> None:

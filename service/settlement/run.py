@@ -59,6 +59,9 @@ class Run:
     course_revisions: dict[str, int]
     held: list[Hold] = field(default_factory=list)
     """Courses held out by the review rules (compute with rules only)."""
+    traces: dict[str, repository.LineTrace] = field(default_factory=dict)
+    """Course id → what its lines are traced by (printed on them; `compute` reads them for
+    the courses with lines, `ivsettle verify` takes them from the stored lines)."""
 
     @property
     def courses_considered(self) -> int:
@@ -107,6 +110,9 @@ async def compute(session: AsyncSession, period: Period, rules: HoldRules | None
         )
     run = settle(inputs)
     run.held = held
+    run.traces = await repository.line_traces(
+        session, {d.line.course_id for deltas in run.lines.values() for d in deltas}
+    )
     return run
 
 

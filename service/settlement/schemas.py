@@ -6,7 +6,7 @@ Amounts are decimal strings in kr. ("6915.00"); inside they are integer øre.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,6 +17,10 @@ from service.kit.contract import Money, PeriodText, PriceIndexText
 from service.kit.text import FreeText
 
 State = Literal["draft", "issued"]
+
+
+def _absent(value: object) -> bool:
+    return value is None
 
 
 class PayerOut(BaseModel):
@@ -41,6 +45,30 @@ class LineOut(BaseModel):
     reason: AdjustmentReason | None = Field(
         description="For adjustments: late_registration, correction, cancellation, "
         "tariff_change or index_change"
+    )
+    # What finance traces the line by (issue 13). Absent when null: in lines issued before
+    # lines carried them they are absent, so those statements' canonical content (and
+    # hash) is the one they were issued with; a key with no value is absent the same way.
+    course_number: str | None = Field(
+        default=None, exclude_if=_absent, description="The course's number (IV-YYYY-NNNNN)"
+    )
+    course_start: date | None = Field(
+        default=None, exclude_if=_absent, description="The course's start date"
+    )
+    course_end: date | None = Field(
+        default=None, exclude_if=_absent, description="The course's end date (absent: ongoing)"
+    )
+    hospital_name: str | None = Field(
+        default=None, exclude_if=_absent, description="The referring hospital's name"
+    )
+    external_ref: str | None = Field(
+        default=None, exclude_if=_absent, description="The hospital's own referral reference"
+    )
+    department: str | None = Field(
+        default=None, exclude_if=_absent, description="The referring department"
+    )
+    municipality_ref: str | None = Field(
+        default=None, exclude_if=_absent, description="The municipality's own case reference"
     )
 
 
@@ -161,6 +189,7 @@ class HoldOut(BaseModel):
     out of the issue and owed in the first issue after the region releases them."""
 
     course_id: uuid.UUID
+    course_number: str
     municipality_code: str
     rules: list[HoldRuleOut]
 
@@ -177,6 +206,13 @@ class HoldReleaseOut(BaseModel):
     note: str
     released_at: datetime
     released_by: uuid.UUID
+
+
+class CourseReviewOut(BaseModel):
+    """A course's review flags: the rules holding it now, and the releases made."""
+
+    holding: list[HoldRuleOut] = Field(description="Rules that hold its lines now")
+    released: list[HoldReleaseOut] = Field(description="The region's releases, oldest first")
 
 
 class RegionSummaryOut(BaseModel):

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.access import audit
 from service.deps import Ctx
 from service.domain.money import format_kr
-from service.domain.review import HoldRules, hold_explanation, statement_rise_warnings
+from service.domain.review import hold_explanation, statement_rise_warnings
 from service.domain.settlement import Period
 from service.domain.staircase import staircase_status
 from service.domain.tariff import OutsideAgreement, TariffVersion, version_for
@@ -28,6 +28,7 @@ from service.settlement import approval, presentation, repository
 from service.settlement.presentation import Presented
 from service.settlement.run import Hold, compute, held_courses
 from service.settlement.schemas import (
+    CourseReviewOut,
     HoldOut,
     HoldReleaseIn,
     HoldReleaseOut,
@@ -105,7 +106,7 @@ async def region_summary(ctx: Ctx, period: Period) -> RegionSummaryOut:
     summary.open_objections = await objection_repository.count_open(ctx.session, str(period))
     if issue is None:
         summary.warnings = await _rise_warnings(ctx, period, statements)
-        summary.holds = [hold_out(h, ctx.hold_rules) for h in held]
+        summary.holds = await holds_out(ctx, held)
     latest = await repository.latest_approval(ctx.session, period)
     if latest is not None:
         current = approval.statement_hashes(statements) if issue is None else None
@@ -170,12 +171,20 @@ async def _rise_warnings(
     ]
 
 
-def hold_out(hold: Hold, rules: HoldRules) -> HoldOut:
-    return HoldOut(
-        course_id=uuid.UUID(hold.course_id),
-        municipality_code=hold.municipality_code,
-        rules=[HoldRuleOut(rule=r, explanation=hold_explanation(r, rules)) for r in hold.rules],
-    )
+async def holds_out(ctx: Ctx, held: list[Hold]) -> list[HoldOut]:
+    numbers = await repository.course_numbers(ctx.session, [h.course_id for h in held])
+    return [
+        HoldOut(
+            course_id=uuid.UUID(h.course_id),
+            course_number=numbers[h.course_id],
+            municipality_code=h.municipality_code,
+            rules=[
+                HoldRuleOut(rule=r, explanation=hold_explanation(r, ctx.hold_rules))
+                for r in h.rules
+            ],
+        )
+        for h in held
+    ]
 
 
 async def holds_of(ctx: Ctx, period: Period) -> list[HoldOut]:
@@ -186,7 +195,23 @@ async def holds_of(ctx: Ctx, period: Period) -> list[HoldOut]:
     await ctx.audit_many(
         "course.hold.read", "course", [(uuid.UUID(h.course_id), None) for h in held]
     )
-    return [hold_out(h, ctx.hold_rules) for h in held]
+    return await holds_out(ctx, held)
+
+
+async def course_review(ctx: Ctx, course: Course) -> CourseReviewOut:
+    """A visible course's review flags as of today's period: the rules that hold it (not
+    released) and every release with its note (for the course page)."""
+    rows = await repository.current_course_rows(ctx.session, [course.id])
+    held = await held_courses(ctx.session, rows, ctx.hold_rules, Period.of(ctx.clock.today()))
+    releases = await repository.releases_of(ctx.session, course.id)
+    return CourseReviewOut(
+        holding=[
+            HoldRuleOut(rule=r, explanation=hold_explanation(r, ctx.hold_rules))
+            for h in held
+            for r in h.rules
+        ],
+        released=[HoldReleaseOut.model_validate(r, from_attributes=True) for r in releases],
+    )
 
 
 async def release_hold(ctx: Ctx, course_id: uuid.UUID, body: HoldReleaseIn) -> HoldReleaseOut:

@@ -34,6 +34,7 @@ from service.settlement.presentation import (
     draft_statements,
     issued_copy,
     stored_statements,
+    trace_of,
 )
 from service.settlement.run import RunInputs, settle
 
@@ -192,7 +193,8 @@ async def verify_expected_head(session: AsyncSession, expected: str) -> list[str
 
 async def _verify_issue(session: AsyncSession, issue: SettlementIssue) -> IssueCheck:
     period = Period.parse(issue.period)
-    stored = [p.statement for p in stored_statements(await repository.stored_issue(session, issue))]
+    stored_issue = await repository.stored_issue(session, issue)
+    stored = [p.statement for p in stored_statements(stored_issue)]
     checks = {
         s.municipality_code: StatementCheck(s.municipality_code, s.number or 0, s.hash or "")
         for s in stored
@@ -222,6 +224,14 @@ async def _verify_issue(session: AsyncSession, issue: SettlementIssue) -> IssueC
     except (MissingPriceIndex, OutsideAgreement) as exc:
         result.problems.append(f"the recorded inputs cannot be settled: {exc}")
         return result
+    # The lines' traces are descriptive, not computed: check 1 holds them to the hash, and
+    # the recomputed lines take them from the stored ones of their course.
+    run.traces = {
+        str(line.course_id): trace
+        for lines in stored_issue.lines.values()
+        for line in lines
+        if (trace := trace_of(line)) is not None
+    }
     if await repository.placed_by(session, issue.id) != run.new_placements:
         result.problems.append("the staircase places it gave differ from the recomputed ones")
     drafts = draft_statements(

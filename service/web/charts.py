@@ -17,8 +17,11 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Protocol
 from xml.sax.saxutils import escape, quoteattr
 
 Number = int | float
@@ -30,6 +33,13 @@ TIER_COLOURS = ("#d9ead3", "#fff2cc", "#f4cccc")
 INK = "#1f2933"
 GRID = "#d5dbe1"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
+
+
+class _DatedVisit(Protocol):
+    @property
+    def local_date(self) -> date: ...
+    @property
+    def administered(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -301,3 +311,22 @@ def staircase_chart(counted: int, thresholds: Sequence[int], *, year: int, width
     limits = ", ".join(danish_number(t) for t in thresholds)
     desc = f"{label}; nye trin begynder efter {limits} forløb"
     return _svg("staircase", f"Trappemodellen {year}", desc, width, height, body)
+
+
+def visit_days(
+    first: date, last: date, visits: Sequence[_DatedVisit], label_every: int = 7
+) -> list[tuple[str, int, int]]:
+    """A course's days from `first` to `last` (and any visit outside them) as (label,
+    visits with the dose given, visits without): the categories of its column chart.
+    Every `label_every`-th day is labelled ("03.03"), so a long course stays legible."""
+    given: dict[date, int] = defaultdict(int)
+    other: dict[date, int] = defaultdict(int)
+    for visit in visits:
+        (given if visit.administered else other)[visit.local_date] += 1
+    dated = [*given, *other]
+    start, end = min([first, *dated]), max([last, *dated])
+    days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+    return [
+        (day.strftime("%d.%m") if n % label_every == 0 else "", given[day], other[day])
+        for n, day in enumerate(days)
+    ]

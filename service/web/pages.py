@@ -56,10 +56,14 @@ from service.errors import (
 )
 from service.kit.requestctx import SIX_DIGITS
 from service.report.labels import (
+    COURSE_STATUS_LABELS,
+    DEVIATION_LABELS,
+    END_REASON_LABELS,
     KIND_LABELS,
     OBJECTION_REASON_LABELS,
     OBJECTION_STATUS_LABELS,
     REASON_LABELS,
+    SETTING_LABELS,
     STATE_LABELS,
     TREATMENT_LABELS,
     date_text,
@@ -190,6 +194,11 @@ TEMPLATES.env.filters.update(
     role=lambda key: ROLE_LABELS.get(key, key),
     objection_reason=lambda key: OBJECTION_REASON_LABELS.get(key, key),
     objection_status=lambda key: OBJECTION_STATUS_LABELS.get(key, key),
+    setting=lambda key: SETTING_LABELS.get(key, key),
+    course_status=lambda key: COURSE_STATUS_LABELS.get(key, key),
+    end_reason=lambda key: END_REASON_LABELS.get(key, key),
+    deviation=lambda key: DEVIATION_LABELS.get(key, key),
+    day=lambda value: value.strftime("%d.%m.%Y") if value is not None else "",
 )
 TEMPLATES.env.globals.update(
     TREATMENTS=TREATMENT_LABELS,

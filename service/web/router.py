@@ -20,7 +20,8 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
-from service.access import audit, throttle
+from service.access import audit, clients, throttle
+from service.course import service as course_service
 from service.deps import ANY_ROLE
 from service.domain.money import format_kr, parse_kr
 from service.domain.settlement import Period
@@ -40,7 +41,8 @@ from service.objection.schemas import ObjectionSearch
 from service.report.labels import kr_text
 from service.settlement import approval, downloads, issue, service
 from service.settlement.schemas import HoldReleaseIn, LineOut, StatementOut
-from service.web.charts import Bar, hbar_chart, staircase_chart
+from service.visit import service as visit_service
+from service.web.charts import Bar, Series, column_chart, hbar_chart, staircase_chart, visit_days
 from service.web.pages import (
     MESSAGES,
     SIGN_IN_PATH,
@@ -390,6 +392,50 @@ async def statement_page(
             "base": f"/perioder/{statement.period}/kommuner/{statement.municipality_code}",
             "formats": FORMATS,
             "objections": objections,
+        },
+        page=page,
+    )
+
+
+# --- a course ------------------------------------------------------------------------------
+
+
+@router.get("/forloeb/{course_id}")
+async def course_page(request: Request, course_id: str, page: FinancePage) -> Response:
+    """A course as finance traces it (the region, and its municipality; no CPR): its number,
+    dates, visits per day, deviations, corrections, billed lines and review flags."""
+    try:
+        ident = uuid.UUID(course_id)
+    except ValueError:
+        raise NotFound("course_not_found", "no such course for this client") from None
+    ctx = page.ctx
+    course = await course_service.get_course(ctx, ident, reveal_cpr=False)
+    visits = await visit_service.list_visits(ctx, ident)
+    review = await service.course_review(ctx, await course_service.visible_course(ctx, ident))
+    names = await clients.client_names(
+        ctx.session,
+        {c.corrected_by for c in course.corrections} | {r.released_by for r in review.released},
+    )
+    days = visit_days(course.start_date, course.end_date or ctx.clock.today(), visits)
+    chart = column_chart(
+        [label for label, _, _ in days],
+        [
+            Series("Med dosis", [given for _, given, _ in days]),
+            Series("Uden dosis", [other for _, _, other in days]),
+        ],
+        title=f"Besøg pr. dag, forløb {course.number}",
+        height=220,
+    )
+    return render(
+        request,
+        "course.html",
+        {
+            "c": course,
+            "visits": visits,
+            "deviating": [v for v in visits if v.deviations],
+            "review": review,
+            "names": names,
+            "chart": chart,
         },
         page=page,
     )

@@ -123,6 +123,12 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/courses/{course_id}"): Access(
         allow("municipality", "region"), foreign={"municipality": 404}
     ),
+    ("PATCH", "/api/v1/courses/{course_id}"): Access(
+        allow("municipality"),
+        foreign={"municipality": 404},
+        fresh="course",
+        body=lambda t: {"municipality_ref": "SAG-2024-0042"},
+    ),
     ("POST", "/api/v1/courses/{course_id}/complete"): Access(
         allow("municipality"),
         foreign={"municipality": 404},
