@@ -32,6 +32,7 @@ from service.domain.settlement import Period
 from service.simulation.plan import SimulationOptions
 from service.simulation.run import simulate
 from tests.support.cli import free_port
+from tests.support.factories import fresh_cpr, referral_payload
 from tests.support.live_server import prepared_server, running_server
 
 if TYPE_CHECKING:
@@ -215,6 +216,67 @@ def test_region_finance_issues_a_month_opens_a_statement_and_downloads_it(
     assert int(page.inner_text("#referred").replace(".", "")) > 0
     page.screenshot(path=str(SCREENSHOTS / "monitoring.png"), full_page=True)
     for name in ("approved.png", "overview.png", "staircase.png", "monitoring.png"):
+        screenshot_ok(SCREENSHOTS / name)
+
+
+def test_a_statement_line_opens_its_course_and_the_region_releases_a_hold(
+    chromium: Browser, server: Server
+) -> None:
+    """After the first test issued March: a line of an issued statement opens its course's
+    page; a course completed with no dose given is held in April's draft, and the region
+    releases it there with a note."""
+    page = sign_in(chromium, server, "region", viewport=LAPTOP)
+    page.goto(server.url + "/perioder/2024-03/kommuner/157")
+    link = page.locator("#regular-lines a.course").first
+    number = link.inner_text().strip()
+    assert re.fullmatch(r"IV-2024-\d{5}", number), number
+    link.click()
+    page.wait_for_load_state()
+    assert "/forloeb/" in page.url and page.inner_text("#course-number") == number
+    assert page.locator("#visits-chart svg rect.bar").count() > 0
+    assert page.locator("#billed a").first.inner_text().startswith("marts 2024")
+    page.screenshot(path=str(SCREENSHOTS / "course.png"), full_page=True)
+
+    auth = {"Authorization": f"Bearer {server.keys['hospital']}"}
+    referral = httpx.post(
+        f"{server.url}/api/v1/referrals",
+        headers=auth,
+        json=referral_payload(
+            patient_cpr=fresh_cpr(), expected_start_date="2024-04-08", hospital_code="HGH"
+        ),
+    )
+    assert referral.status_code == 201, referral.text
+    auth = {"Authorization": f"Bearer {server.keys['gentofte']}"}
+    course = httpx.post(
+        f"{server.url}/api/v1/referrals/{referral.json()['id']}/accept",
+        headers=auth,
+        json={"start_date": "2024-04-08", "setting": "home"},
+    ).json()
+    done = httpx.post(
+        f"{server.url}/api/v1/courses/{course['id']}/complete",
+        headers=auth,
+        json={"end_date": "2024-04-10", "reason": "completed"},
+    )
+    assert done.status_code == 200, done.text
+
+    page.goto(server.url + "/perioder/2024-04")
+    held = page.locator(f"#holds li[data-course='{course['id']}']")
+    assert "uden at der er registreret en givet dosis" in held.inner_text()
+    held.locator(f"text={course['number']}").click()
+    page.wait_for_load_state()
+    assert page.locator("#review li[data-rule='completed_without_dose']").count() == 1
+    page.go_back()
+    held = page.locator(f"#holds li[data-course='{course['id']}']")
+    held.locator("input[name=note]").fill("Doserne er givet; kommunen eftersender besøgene")
+    page.screenshot(path=str(SCREENSHOTS / "hold.png"), full_page=True)
+    held.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    assert page.url.endswith("/perioder/2024-04?frigivet=ja")
+    assert "Forløbet er frigivet" in page.inner_text(".notice")
+    assert page.locator(f"#holds li[data-course='{course['id']}']").count() == 0
+    page.goto(f"{server.url}/forloeb/{course['id']}")
+    assert "Doserne er givet" in page.inner_text("#releases")
+    for name in ("course.png", "hold.png"):
         screenshot_ok(SCREENSHOTS / name)
 
 
