@@ -133,12 +133,20 @@ async def test_a_correction_is_judged_again(parties: tuple[Api, Api, Api]) -> No
     assert r.status_code == 200, r.text
     holds = (await region.get("/api/v1/settlements/2024-03")).json()["holds"]
     assert [[r["rule"] for r in h["rules"]] for h in holds] == [["end_after_last_dose"]]
+    assert holds[0]["course_number"] == course["number"]
+    # An approval records what it saw held; after the correction the draft is another one.
+    approved = await region.post("/api/v1/settlements/2024-03/approval")
+    assert approved.status_code == 201, approved.text
+    assert approved.json()["held"] == [
+        {"course_id": course["id"], "rules": ["end_after_last_dose"]}
+    ]
     r = await gentofte.post(
         f"/api/v1/courses/{course['id']}/corrections",
         json={"end_date": "2024-03-12", "reason": "sidste dosis 10. marts, slut 12. marts"},
     )
     assert r.status_code == 200, r.text
-    assert (await region.get("/api/v1/settlements/2024-03")).json()["holds"] == []
+    summary = (await region.get("/api/v1/settlements/2024-03")).json()
+    assert summary["holds"] == [] and summary["approval"]["matches_draft"] is False
     assert lines_of(await statement(gentofte, "2024-03"), course)
 
 

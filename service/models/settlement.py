@@ -54,6 +54,10 @@ class SettlementApproval(Base):
     statement_hashes: Mapped[dict[str, Any]] = mapped_column(JSON)
     draft_sha256: Mapped[str] = mapped_column(String(64))
     """SHA-256 over the sorted (code, hash) pairs: one value to compare and to show."""
+    # Course id → the review rules holding it when approved: what the approver saw left
+    # out. (An issue needs no second check of them: a hold that moves money changes a
+    # statement's hash.) NULL in approvals made before holds were recorded.
+    held_courses: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class CourseHoldRelease(Base):

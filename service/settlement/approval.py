@@ -23,7 +23,7 @@ from service.settlement import presentation, repository
 from service.settlement.issuing import IssueInProgress, IssueTransaction, issuing
 from service.settlement.presentation import Presented
 from service.settlement.run import Run, compute
-from service.settlement.schemas import ApprovalOut, ApprovedStatementOut
+from service.settlement.schemas import ApprovalOut, ApprovedHoldOut, ApprovedStatementOut
 
 
 def statement_hashes(statements: Sequence[Presented]) -> dict[str, str]:
@@ -80,6 +80,7 @@ async def _approve(
         approved_by=ctx.principal.client_id,
         statement_hashes=hashes,
         draft_sha256=digest,
+        held_courses={h.course_id: list(h.rules) for h in run.held},
     )
     await repository.add_approval(session, approval)
     await audit.record(
@@ -146,4 +147,8 @@ async def approval_out(
             for code, sha in sorted(approval.statement_hashes.items())
         ],
         matches_draft=None if current is None else current == approval.statement_hashes,
+        held=[
+            ApprovedHoldOut(course_id=course_id, rules=rules)
+            for course_id, rules in sorted((approval.held_courses or {}).items())
+        ],
     )

@@ -149,6 +149,11 @@ class ApprovedStatementOut(BaseModel):
     hash: str = Field(description="SHA-256 of the draft statement's canonical content")
 
 
+class ApprovedHoldOut(BaseModel):
+    course_id: uuid.UUID
+    rules: list[HoldRule] = Field(description="The review rules holding it when approved")
+
+
 class ApprovalOut(BaseModel):
     """A region client's approval of a period's draft (four eyes)."""
 
@@ -161,6 +166,10 @@ class ApprovalOut(BaseModel):
         description="SHA-256 over the sorted municipality codes and statement hashes"
     )
     statements: list[ApprovedStatementOut]
+    held: list[ApprovedHoldOut] = Field(
+        default_factory=list,
+        description="The courses held out of the draft when it was approved (review holds)",
+    )
     matches_draft: bool | None = Field(
         default=None,
         description="In a draft's summary: whether the draft as computed now is exactly the "
