@@ -318,6 +318,7 @@ async def test_searches_are_audited_with_their_criteria_pseudonymised(
         "status": "active",
         "started_from": "2024-03-01",
         "started_to": None,
+        "number": None,
         "count": 1,
     }
     dumped = " ".join(str(vars(e)) for e in await _audit_rows(app))
