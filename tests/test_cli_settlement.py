@@ -86,3 +86,36 @@ def test_export_writes_the_statement(filled_database: dict[str, str], tmp_path: 
         filled_database, tmp_path, "export", "2024-03", "--municipality", "999", "--format", "pdf"
     )
     assert unknown.returncode == 1 and "statement_not_found" in unknown.stderr
+
+
+def test_master_data_set_at_the_command_line_makes_the_e_invoice(
+    filled_database: dict[str, str], tmp_path: Path
+) -> None:
+    env = filled_database
+    run_cli(env, tmp_path, "settle", "2024-03", "--issue")
+    export = ("export", "2024-03", "--municipality", "157", "--format", "oioubl")
+    refused = run_cli(env, tmp_path, *export)
+    assert refused.returncode == 1 and "master_data_missing" in refused.stderr
+    assert "municipality.gln" in refused.stderr and "payer.order_reference" in refused.stderr
+    bad = run_cli(env, tmp_path, "parties", "municipality", "157", "--gln", "5790000000000")
+    assert bad.returncode == 1 and "gln" in bad.stderr and "check digit" in bad.stderr
+    made = run_cli(
+        env, tmp_path, "parties", "municipality", "157", "--legal-name", "Testkommune",
+        "--cvr", "10000001", "--gln", "5790000000012", "--street-name", "Rådhusvej",
+        "--building-number", "1", "--postal-zone", "2900", "--city-name", "Hellerup",
+        "--source", "test values",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    made = run_cli(
+        env, tmp_path, "parties", "payer", "29190623", "--gln", "5790000000029",
+        "--street-name", "Kongens Vænge", "--building-number", "2", "--postal-zone", "3400",
+        "--city-name", "Hillerød", "--order-reference", "IV-2021", "--accounting-cost", "1234",
+        "--contact-reference", "IV", "--source", "test values",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    listed = run_cli(env, tmp_path, "parties", "list")
+    assert "157 Testkommune" in listed.stdout and "test values" in listed.stdout
+    written = run_cli(env, tmp_path, *export)
+    assert written.returncode == 0, written.stderr
+    document = (tmp_path / "afregning-2024-03-157-Gentofte-2024-0006.xml").read_bytes()
+    assert b"<Invoice" in document and b"DK10000001" in document

@@ -39,6 +39,7 @@ def test_the_demo_fills_an_empty_database_once(
     prepare_database(settings)
     said: list[str] = []
     last, keys = demo.prepare_demo(settings, said.append)
+    said_first = list(said)
     assert any("months issued: 2" in line for line in said)
     assert any("errors: 0" in line for line in said)
     assert len(keys) == 6 and (tmp_path / "ivsettle-demo-keys.json").exists()
@@ -51,3 +52,7 @@ def test_the_demo_fills_an_empty_database_once(
     region_key = next(iter(keys.values()))
     pdf = f"/api/v1/settlements/{last}/statements/157.pdf"
     assert asyncio.run(status_of(settings, pdf, region_key)) == 200
+    # Its e-invoices can be made: the master data is set, to values marked as demo values.
+    assert any("demo values" in line for line in said_first)
+    xml = f"/api/v1/settlements/{last}/statements/101.xml"  # København: lines every month
+    assert asyncio.run(status_of(settings, xml, region_key)) == 200

@@ -87,5 +87,6 @@ def fail(exc: ServiceError | DomainError) -> NoReturn:
     """Report a use case's refusal as `error: <code>: <detail>` and exit 1; a domain error
     reads as the problem the API would answer (service/errors.py, DOMAIN_PROBLEMS)."""
     error = as_service_error(exc)
-    typer.echo(f"error: {error.code}: {error.detail}", err=True)
+    extra = "".join(f"; {k}: {v}" for k, v in error.extra.items())
+    typer.echo(f"error: {error.code}: {error.detail}{extra}", err=True)
     raise typer.Exit(code=1)

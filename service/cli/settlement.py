@@ -80,18 +80,22 @@ def settle(
 def export(
     period: Annotated[str, typer.Argument(help="The period, YYYY-MM")],
     municipality: Annotated[str, typer.Option(help="Kommunekode, e.g. 157")],
-    format: Annotated[str, typer.Option(help="csv | xlsx | pdf")] = "pdf",
+    format: Annotated[
+        str, typer.Option(help="csv | xlsx | pdf | oioubl (the e-invoice, XML)")
+    ] = "pdf",
     output: Annotated[
         Path | None, typer.Option(help="File to write (default: a descriptive name)")
     ] = None,
 ) -> None:
-    """Write a municipality's statement for a period as CSV, XLSX or PDF."""
-    if format not in ("csv", "xlsx", "pdf"):
-        raise typer.BadParameter("one of csv, xlsx, pdf", param_hint="--format")
+    """Write a municipality's statement for a period as CSV, XLSX or PDF, or an issued
+    statement as its OIOUBL 2.1 e-invoice (`--format oioubl`)."""
+    if format not in ("csv", "xlsx", "pdf", "oioubl", "xml"):
+        raise typer.BadParameter("one of csv, xlsx, pdf, oioubl", param_hint="--format")
+    fmt = "xml" if format == "oioubl" else format
     settings = prepared_settings()
 
     async def work(ctx: Ctx) -> File:
-        return await downloads.statement_file(ctx, Period.parse(period), municipality, format)
+        return await downloads.statement_file(ctx, Period.parse(period), municipality, fmt)
 
     try:
         file = asyncio.run(with_ctx(settings, work))

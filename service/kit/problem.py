@@ -43,6 +43,7 @@ ProblemCode = Literal[
     "statement_not_found",
     "approval_not_found",
     "objection_not_found",
+    "payer_not_found",
     "tariff_not_found",
     "no_tariff",
     "method_not_allowed",
@@ -68,6 +69,9 @@ ProblemCode = Literal[
     "approval_by_same_client",
     "draft_changed_since_approval",
     "issue_in_progress",
+    "statement_not_issued",
+    "nothing_to_invoice",
+    "master_data_missing",
     # 413
     "request_too_large",
     # 422
@@ -138,6 +142,7 @@ PROBLEM_CODES: Final[Mapping[ProblemCode, CodeMeaning]] = {
     "statement_not_found": CodeMeaning(404, "no such statement for this client"),
     "approval_not_found": CodeMeaning(404, "the period's draft has not been approved"),
     "objection_not_found": CodeMeaning(404, "no such objection for this client"),
+    "payer_not_found": CodeMeaning(404, "no payer with this CVR number"),
     "tariff_not_found": CodeMeaning(404, "no tariff version with this id"),
     "no_tariff": CodeMeaning(404, "no tariff version covers this year"),
     "method_not_allowed": CodeMeaning(405, "the path does not take this method"),
@@ -170,6 +175,13 @@ PROBLEM_CODES: Final[Mapping[ProblemCode, CodeMeaning]] = {
         409, "the objection was answered otherwise (`objection_status`)"
     ),
     "course_not_held": CodeMeaning(409, "no review rule holds the course now: nothing to release"),
+    "statement_not_issued": CodeMeaning(409, "a draft is no e-invoice: issue the period first"),
+    "nothing_to_invoice": CodeMeaning(
+        409, "the statement has no lines: there is nothing to invoice"
+    ),
+    "master_data_missing": CodeMeaning(
+        409, "the e-invoice lacks master data: `missing` names each field to set first"
+    ),
     "period_already_issued": CodeMeaning(409, "the period is issued: there is no draft to approve"),
     "approval_required": CodeMeaning(
         409, "the period's draft must be approved (by another region client) before it is issued"

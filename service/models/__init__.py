@@ -14,7 +14,14 @@ from service.models.care import (
 )
 from service.models.client import ApiClient
 from service.models.objection import Objection
-from service.models.reference import Hospital, Municipality, PriceIndex, TariffRate, TariffVersion
+from service.models.reference import (
+    Hospital,
+    Municipality,
+    Payer,
+    PriceIndex,
+    TariffRate,
+    TariffVersion,
+)
 from service.models.security import DeniedAttempt, SignedOutSession
 from service.models.settlement import (
     CourseHoldRelease,
@@ -44,6 +51,7 @@ __all__ = [
     "Municipality",
     "Objection",
     "Patient",
+    "Payer",
     "PriceIndex",
     "Referral",
     "SettlementApproval",

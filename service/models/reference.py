@@ -24,6 +24,37 @@ class Municipality(Base):
     parenteral_nutrition_policy: Mapped[str] = mapped_column(String(10), default="reject")
     valid_from: Mapped[date | None]
     valid_to: Mapped[date | None]
+    # Master data of its e-invoices (NULL: not known yet; never guessed). Set by the data
+    # file where it cites a source, else by an admin; `master_data_source` says which.
+    cvr: Mapped[str | None] = mapped_column(String(8))
+    gln: Mapped[str | None] = mapped_column(String(13))
+    street_name: Mapped[str | None] = mapped_column(String(200))
+    building_number: Mapped[str | None] = mapped_column(String(20))
+    postal_zone: Mapped[str | None] = mapped_column(String(10))
+    city_name: Mapped[str | None] = mapped_column(String(100))
+    legal_name: Mapped[str | None] = mapped_column(String(200))
+    """As registered ("Københavns Kommune"): the name an e-invoice is sent under."""
+    master_data_source: Mapped[str | None] = mapped_column(String(500))
+
+
+class Payer(Base):
+    """Who pays statements (a tariff version's payer, by CVR), with what its e-invoices
+    need: EAN/GLN, address, and the terms it asks every invoice to carry (order reference,
+    account string, reference person). NULL: not known yet."""
+
+    __tablename__ = "payers"
+
+    cvr: Mapped[str] = mapped_column(String(8), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    gln: Mapped[str | None] = mapped_column(String(13))
+    street_name: Mapped[str | None] = mapped_column(String(200))
+    building_number: Mapped[str | None] = mapped_column(String(20))
+    postal_zone: Mapped[str | None] = mapped_column(String(10))
+    city_name: Mapped[str | None] = mapped_column(String(100))
+    order_reference: Mapped[str | None] = mapped_column(String(100))
+    accounting_cost: Mapped[str | None] = mapped_column(String(100))
+    contact_reference: Mapped[str | None] = mapped_column(String(100))
+    master_data_source: Mapped[str | None] = mapped_column(String(500))
 
 
 class Hospital(Base):

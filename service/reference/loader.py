@@ -38,6 +38,33 @@ async def load_reference_data(
     await _load_rows(session, Municipality, "municipalities", ("name", "cluster"))
     await _load_rows(session, Hospital, "hospitals", ("name", "shak"))
     await load_tariff_files(session, now, tariff_dir or DEFAULT_TARIFF_DIR)
+    await _load_parties(session)
+
+
+async def _load_parties(session: AsyncSession) -> None:
+    """The e-invoices' master data (parties.json): a value the file cites fills a field
+    that is still empty; a value an admin set is never overwritten. Every payer a tariff
+    version names gets a row (its master data empty until known)."""
+    data = json.loads((DATA_DIR / "parties.json").read_text(encoding="utf-8"))
+    await repository.insert_missing_payers(
+        session, [{"cvr": p["cvr"], "name": p["name"]} for p in data["payers"]]
+    )
+    await repository.insert_missing_payers(session, await repository.tariff_payers(session))
+    for entry in data["payers"]:
+        payer = await repository.payer(session, entry["cvr"])
+        if payer is not None:
+            _fill_empty(payer, entry, key="cvr")
+    for entry in data["municipalities"]:
+        municipality = await session.get(Municipality, entry["code"])
+        if municipality is not None:
+            _fill_empty(municipality, entry, key="code")
+    await session.flush()
+
+
+def _fill_empty(row: object, entry: dict[str, object], key: str) -> None:
+    for field, value in entry.items():
+        if field not in (key, "name") and getattr(row, field) is None:
+            setattr(row, field, value)
 
 
 async def _load_rows(

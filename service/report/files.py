@@ -25,6 +25,7 @@ RENDERERS: Final[dict[str, Callable[[StatementView], bytes]]] = {
     "pdf": statement_pdf,
 }
 MEDIA_TYPES: Final[dict[str, str]] = {
+    "xml": "application/xml",
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "pdf": "application/pdf",
@@ -58,8 +59,8 @@ def slug(text: str) -> str:
 
 def statement_filename(s: StatementView, format: str) -> str:
     """E.g. "afregning-2025-01-169-Hoeje-Taastrup-2025-0001.pdf", or "...-kladde.csv"."""
-    if format not in RENDERERS:
-        raise ValueError(f"unknown format {format!r}: one of csv, xlsx, pdf")
+    if format not in MEDIA_TYPES:
+        raise ValueError(f"unknown format {format!r}: one of csv, xlsx, pdf, xml")
     if s.number is None or s.number_year is None:
         number = "kladde"
     else:

@@ -1,4 +1,5 @@
-"""Statement and region-summary files (CSV, XLSX, PDF).
+"""Statement and region-summary files (CSV, XLSX, PDF, and an issued statement's OIOUBL
+e-invoice as XML).
 
 An issued statement's file is rendered once and stored (write-once); every later download
 serves the stored bytes, so a file finance has filed never changes, whatever happens to the
@@ -12,13 +13,14 @@ SHA-256, from the one that was served.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 
 from service.access import audit
 from service.deps import Ctx
 from service.domain.settlement import Period
 from service.report import region_summary_xlsx
 from service.report.files import MEDIA_TYPES, File, render_statement, statement_filename
-from service.settlement import repository
+from service.settlement import einvoice, repository
 from service.settlement.schemas import StatementOut
 from service.settlement.service import get_statement, region_summary
 
@@ -28,13 +30,19 @@ async def statement_file(ctx: Ctx, period: Period, municipality_code: str, fmt: 
     statement = await get_statement(ctx, period, municipality_code)
     filename = statement_filename(statement, fmt)
     detail: dict[str, str] = {"format": fmt, "state": statement.state}
+
+    async def render() -> bytes:
+        if fmt == "xml":  # refused for a draft, or while master data is missing
+            return await einvoice.statement_document(ctx.session, statement)
+        return render_statement(statement, fmt)
+
     if statement.state == "issued":
-        content = await _stored_or_rendered(ctx, statement, period, fmt)
+        content = await _stored_or_rendered(ctx, statement, period, fmt, render)
         # The stored file is not in the issue chain (it is stored later): the audit row,
         # which is in the audit chain, records what was served (`verify` compares).
         detail["sha256"] = hashlib.sha256(content).hexdigest()
     else:
-        content = render_statement(statement, fmt)
+        content = await render()
     await audit.record(
         ctx.session, ctx.principal, ctx.now, "statement.export", "statement",
         export_object(statement.period, municipality_code), detail=detail,
@@ -47,7 +55,13 @@ def export_object(period: str, municipality_code: str) -> str:
     return f"{period}/{municipality_code}"
 
 
-async def _stored_or_rendered(ctx: Ctx, statement: StatementOut, period: Period, fmt: str) -> bytes:
+async def _stored_or_rendered(
+    ctx: Ctx,
+    statement: StatementOut,
+    period: Period,
+    fmt: str,
+    render: Callable[[], Awaitable[bytes]],
+) -> bytes:
     """The issued statement's stored file, rendered from `statement` (as read) and stored
     by its first download."""
     session = ctx.session
@@ -55,7 +69,7 @@ async def _stored_or_rendered(ctx: Ctx, statement: StatementOut, period: Period,
     stored = await repository.stored_file(session, statement_id, fmt)
     if stored is not None:
         return stored
-    content = render_statement(statement, fmt)
+    content = await render()
     await repository.store_file(
         session, statement_id, fmt, content, hashlib.sha256(content).hexdigest(), ctx.now
     )

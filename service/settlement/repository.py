@@ -43,6 +43,7 @@ from service.models import (
     TariffRate,
     Visit,
 )
+from service.models import Payer as PayerRow
 from service.models import TariffVersion as TariffVersionRow
 
 
@@ -496,6 +497,23 @@ async def _lines_of(
         for line in rows:
             result[line.statement_id].append(line)
     return result
+
+
+async def payer(session: AsyncSession, cvr: str) -> PayerRow | None:
+    """A payer's master data and invoice terms, by CVR."""
+    return await session.get(PayerRow, cvr)
+
+
+async def issued_statements_of(
+    session: AsyncSession, municipality_code: str, periods: Sequence[str]
+) -> list[Statement]:
+    """A municipality's issued statements of `periods`, oldest first."""
+    rows = await session.scalars(
+        select(Statement)
+        .where(Statement.municipality_code == municipality_code, Statement.period.in_(periods))
+        .order_by(Statement.period)
+    )
+    return list(rows.all())
 
 
 async def statement_id(session: AsyncSession, period: Period, municipality_code: str) -> uuid.UUID:

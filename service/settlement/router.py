@@ -58,19 +58,31 @@ _PERIOD: tuple[ProblemCode, ...] = ("invalid_period", "period_closed", "period_n
     response_class=Response,
     responses={
         **file_responses(
-            "The statement", MEDIA_TYPES["csv"], MEDIA_TYPES["xlsx"], MEDIA_TYPES["pdf"]
+            "The statement",
+            MEDIA_TYPES["csv"],
+            MEDIA_TYPES["xlsx"],
+            MEDIA_TYPES["pdf"],
+            MEDIA_TYPES["xml"],
         ),
-        **problems(*_PERIOD, "statement_not_found"),
+        **problems(
+            *_PERIOD,
+            "statement_not_found",
+            "statement_not_issued",
+            "nothing_to_invoice",
+            "master_data_missing",
+        ),
     },
 )
 async def statement_file(
     period: PeriodPath,
     municipality_code: str,
-    fmt: Literal["csv", "xlsx", "pdf"],
+    fmt: Literal["csv", "xlsx", "pdf", "xml"],
     ctx: Annotated[Ctx, Depends(require("region", "municipality"))],
 ) -> Response:
-    """The statement as CSV, XLSX or PDF (Danish headings, amounts in kr. with øre). An
-    issued statement's file is byte for byte the same at every download."""
+    """The statement as CSV, XLSX or PDF (Danish headings, amounts in kr. with øre), or an
+    issued statement as its OIOUBL 2.1 e-invoice (`xml`: an Invoice, or a CreditNote for a
+    negative total). An issued statement's file is byte for byte the same at every
+    download."""
     return file_response(await downloads.statement_file(ctx, period, municipality_code, fmt))
 
 

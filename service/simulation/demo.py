@@ -16,15 +16,17 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from service.access.clients import create_client
+from service.domain.parties import gln_check_digit
 from service.domain.settlement import Period
 from service.kit.clock import Clock
 from service.kit.db import standalone_session
 from service.kit.settings import Settings
-from service.models import Course
+from service.models import Course, Municipality, Payer
 
 DEMO_KEYS_FILE = Path("ivsettle-demo-keys.json")
 DEMO_MONTHS = 6
 DEMO_SCALE = 0.1
+DEMO_SOURCE = "demo value: made up, not the organisation's own (set the real one before sending)"
 DEMO_CLIENTS = (
     ("Demo: regionens økonomi", "region", None),
     ("Demo: regionens controller (godkender)", "region", None),
@@ -43,6 +45,30 @@ def demo_months(today_period: Period, day_of_month: int) -> tuple[Period, Period
     for _ in range(DEMO_MONTHS - 1):
         first = first.previous()
     return first, last
+
+
+def _demo_gln(serial: int) -> str:
+    body = f"579999{serial:06d}"
+    return body + str(gln_check_digit(body))
+
+
+async def _demo_master_data(settings: Settings) -> None:
+    """Made-up master data, marked as demo values, so the demo's e-invoices can be made;
+    a real value (one with another source) is never overwritten."""
+    async with standalone_session(settings) as session:
+        for m in (await session.scalars(select(Municipality))).all():
+            if m.cvr is None:
+                m.legal_name = f"{m.name} Kommune (demo)"
+                m.cvr, m.gln = f"99{int(m.code):06d}", _demo_gln(int(m.code))
+                m.street_name, m.building_number = "Demovej", m.code
+                m.postal_zone, m.city_name, m.master_data_source = "9999", "Demoby", DEMO_SOURCE
+        for serial, p in enumerate((await session.scalars(select(Payer))).all(), start=900):
+            if p.gln is None:
+                p.gln, p.street_name, p.building_number = _demo_gln(serial), "Demovej", "1"
+                p.postal_zone, p.city_name = "9999", "Demoby"
+                p.order_reference, p.accounting_cost = "DEMO-IV-2021", "DEMO-KONTO"
+                p.contact_reference, p.master_data_source = "DEMO-IV", DEMO_SOURCE
+        await session.commit()
 
 
 async def _has_courses(settings: Settings) -> bool:
@@ -67,6 +93,8 @@ def prepare_demo(settings: Settings, say: Callable[[str], None]) -> tuple[Period
         summary = asyncio.run(simulate(settings, options, progress=lambda _line: None))
         for line in summary.lines():
             say(f"demo: {line}")
+        asyncio.run(_demo_master_data(settings))
+        say("demo: master data of the e-invoices set to demo values (marked as such)")
     keys: dict[str, str] = {}
     if DEMO_KEYS_FILE.exists():
         keys = json.loads(DEMO_KEYS_FILE.read_text(encoding="utf-8"))

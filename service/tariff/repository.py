@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.domain.money import parse_kr
 from service.kit.db import insert_ignoring_conflicts
-from service.models import PriceIndex, TariffRate, TariffVersion
+from service.models import Payer, PriceIndex, TariffRate, TariffVersion
 from service.tariff.schemas import TariffDocument
 
 
@@ -113,3 +113,8 @@ async def upsert_price_index(
 
 async def list_price_indices(session: AsyncSession) -> list[PriceIndex]:
     return list((await session.scalars(select(PriceIndex).order_by(PriceIndex.year))).all())
+
+
+async def add_payer_if_new(session: AsyncSession, cvr: str, name: str) -> None:
+    """A payer row for `cvr` unless there is one (its master data is left as it is)."""
+    await insert_ignoring_conflicts(session, Payer, [{"cvr": cvr, "name": name}], ["cvr"])

@@ -41,6 +41,10 @@ async def add_version(
             "versions never change: add a new version with a later valid_from",
             tariff_id=version.id,
         )
+    if created:
+        # Its payer gets a master-data row (empty until an admin sets it): what the
+        # payer's e-invoices need (service.settlement.einvoice).
+        await repository.add_payer_if_new(session, doc.payer.cvr, doc.payer.name)
     return version, created
 
 

@@ -66,6 +66,7 @@ class Targets:
     quarter: str = "2024Q1"
     transfer_id: str = ""
     objection_id: str = ""
+    cvr: str = "29190623"
 
     def params(self) -> dict[str, Any]:
         """The path parameters, by name."""
@@ -79,6 +80,10 @@ MATRIX: dict[tuple[str, str], Access] = {
         allow("admin"), body=lambda t: {"parenteral_nutrition_policy": "reject"}
     ),
     ("GET", "/api/v1/hospitals"): Access(allow(*ROLES)),
+    ("GET", "/api/v1/payers"): Access(allow("admin", "region")),
+    ("PATCH", "/api/v1/payers/{cvr}"): Access(
+        allow("admin"), body=lambda t: {"order_reference": "IV-AFTALE-2021"}
+    ),
     ("GET", "/api/v1/tariffs"): Access(allow(*ROLES)),
     ("GET", "/api/v1/tariffs/{tariff_id}"): Access(allow(*ROLES)),
     ("POST", "/api/v1/tariffs"): Access(allow("admin"), body=lambda t: tariff_2021()),
