@@ -99,9 +99,11 @@ class Ctx:
     require_approval: bool = True
     """Whether an issue needs another region client's approval (IVSETTLE_REQUIRE_APPROVAL)."""
     statement_rise: StatementRise = field(default_factory=StatementRise)
+    """The warning rule of a statement far above its usual level (IVSETTLE_REVIEW_RISE_*)."""
     hold_rules: HoldRules = field(default_factory=HoldRules)
     """The review rules that hold lines (IVSETTLE_REVIEW_HOLDS and thresholds)."""
-    """The warning rule of a statement far above its usual level (IVSETTLE_REVIEW_RISE_*)."""
+    accounts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """The booking journals' account strings (IVSETTLE_ACCOUNTS_FILE)."""
 
     @property
     def now(self) -> datetime:
@@ -171,6 +173,7 @@ def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Ctx]]:
             future_date_margin_days=request.app.state.settings.future_date_margin_days,
             require_approval=request.app.state.settings.require_approval,
             hold_rules=request.app.state.settings.hold_rules,
+            accounts=request.app.state.accounts,
             statement_rise=StatementRise(
                 request.app.state.settings.review_rise_percent,
                 request.app.state.settings.review_rise_months,

@@ -28,7 +28,7 @@ from service.kit.requestctx import (
     trusted_proxy_list,
 )
 from service.kit.retry import TransactionRetryMiddleware
-from service.kit.settings import Settings, get_settings
+from service.kit.settings import Settings, get_settings, load_accounts
 from service.monitoring.router import router as monitoring_router
 from service.objection.router import router as objection_router
 from service.reference.router import router as reference_router
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.clock = Clock(settings.now)
     app.state.vault = load_vault(settings)
     app.state.reference = ReferenceCache()
+    app.state.accounts = load_accounts(settings.accounts_file)
 
     install_error_handlers(app)
     document_problems(app)

@@ -38,7 +38,8 @@ from tests.support.problem_record import recording
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """With review holds on, so a held course can be released."""
-    return settings_for(database_url, tmp_path, review_holds=True)
+    accounts = {"29190623": {"default": "REGION-UDGIFT"}, "157": {"default": "157-INDTAEGT"}}
+    return settings_for(database_url, tmp_path, review_holds=True, accounts=accounts)
 
 
 def app_routes(app: FastAPI) -> set[tuple[str, str]]:

@@ -17,7 +17,7 @@ from service.errors import ServiceError, as_service_error
 from service.kit.clock import Clock
 from service.kit.db import standalone_session
 from service.kit.privileges import service_role_problems
-from service.kit.settings import Settings, get_settings
+from service.kit.settings import Settings, get_settings, load_accounts
 from service.reference.loader import prepare_database
 
 T = TypeVar("T")
@@ -77,6 +77,7 @@ async def with_ctx(settings: Settings, work: Callable[[Ctx], Awaitable[T]]) -> T
             future_date_margin_days=settings.future_date_margin_days,
             require_approval=settings.require_approval,
             hold_rules=settings.hold_rules,
+            accounts=load_accounts(settings.accounts_file),
         )
         result = await work(ctx)
         await session.commit()

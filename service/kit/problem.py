@@ -72,6 +72,8 @@ ProblemCode = Literal[
     "statement_not_issued",
     "nothing_to_invoice",
     "master_data_missing",
+    "period_not_issued",
+    "account_string_missing",
     # 413
     "request_too_large",
     # 422
@@ -178,6 +180,12 @@ PROBLEM_CODES: Final[Mapping[ProblemCode, CodeMeaning]] = {
     "statement_not_issued": CodeMeaning(409, "a draft is no e-invoice: issue the period first"),
     "nothing_to_invoice": CodeMeaning(
         409, "the statement has no lines: there is nothing to invoice"
+    ),
+    "period_not_issued": CodeMeaning(
+        409, "the period is not issued: a journal books issued statements"
+    ),
+    "account_string_missing": CodeMeaning(
+        409, "the journal needs account strings not configured: `missing` names each"
     ),
     "master_data_missing": CodeMeaning(
         409, "the e-invoice lacks master data: `missing` names each field to set first"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -37,6 +38,9 @@ class Settings(BaseSettings):
     cpr_hash_key: str | None = None
     key_file: Path = Path("ivsettle-keys.json")
     tariff_dir: Path | None = None
+    accounts_file: Path | None = None
+    """The account strings of the booking journals (JSON; README "Booking journal"), read
+    at start; without it a journal names every account string it lacks."""
     max_body_bytes: int = 2_000_000
     trusted_proxies: str = ""
     """Addresses (comma-separated; CIDR allowed) of the reverse proxies whose X-Forwarded-For
@@ -111,3 +115,23 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def load_accounts(path: Path | None) -> dict[str, dict[str, str]]:
+    """The account strings by organisation (a payer's CVR or a municipality's code) and
+    treatment type (or "default"), from `path`; a file that is not such JSON fails here, at
+    start, naming the file."""
+    if path is None:
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        accounts = data["accounts"]
+        if not all(
+            isinstance(org, str) and isinstance(own, dict)
+            and all(isinstance(k, str) and isinstance(v, str) and v for k, v in own.items())
+            for org, own in accounts.items()
+        ):  # fmt: skip
+            raise ValueError("each organisation maps treatment types to non-empty strings")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"IVSETTLE_ACCOUNTS_FILE {path}: not an accounts file: {exc}") from exc
+    return {org: dict(own) for org, own in accounts.items()}

@@ -115,7 +115,7 @@ def _append(ws: Worksheet, row: Row, *, bold: bool = False) -> None:
             cell.font = BOLD
 
 
-def _table(ws: Worksheet, headings: Sequence[str], rows: Iterable[Row]) -> None:
+def table(ws: Worksheet, headings: Sequence[str], rows: Iterable[Row]) -> None:
     _append(ws, headings, bold=True)
     for row in rows:
         _append(ws, row)
@@ -191,7 +191,7 @@ def statement_xlsx(s: StatementView) -> bytes:
     assert summary is not None  # a new workbook always has its first sheet
     _statement_summary(summary, s)
     lines = wb.create_sheet("Linjer")
-    _table(lines, LINE_HEADINGS, (line_cells(line) for line in s.lines))
+    table(lines, LINE_HEADINGS, (line_cells(line) for line in s.lines))
     _widths(lines, (38, 10, 14, 8, 16, 16, 6, 10, 16, 10, 12, 15, 18))
     return workbook_bytes(wb, s.issued_at)
 
@@ -282,7 +282,7 @@ def region_summary_xlsx(r: RegionSummaryView) -> bytes:
     assert overview is not None
     _region_overview(overview, r)
     municipalities = wb.create_sheet("Kommuner")
-    _table(
+    table(
         municipalities,
         (
             "Kommunekode",
@@ -303,7 +303,7 @@ def region_summary_xlsx(r: RegionSummaryView) -> bytes:
         ("Hospital", "Hospital", r.totals_by_hospital, "hospital"),
     ):
         ws = wb.create_sheet(title)
-        _table(ws, (heading, "Beløb (kr.)"), _total_rows(totals, view))
+        table(ws, (heading, "Beløb (kr.)"), _total_rows(totals, view))
         _append(ws, ("I alt", kr_decimal(r.total)), bold=True)
         _widths(ws, (20, 16))
     _staircase(wb.create_sheet("Trappemodel"), r)

@@ -15,7 +15,7 @@ from service.kit.http import file_response, file_responses
 from service.kit.openapi_responses import problems
 from service.kit.problem import ProblemCode
 from service.report.files import MEDIA_TYPES
-from service.settlement import approval, downloads, issue, service
+from service.settlement import approval, downloads, issue, journal, service
 from service.settlement.schemas import (
     ApprovalOut,
     HoldOut,
@@ -84,6 +84,27 @@ async def statement_file(
     negative total). An issued statement's file is byte for byte the same at every
     download."""
     return file_response(await downloads.statement_file(ctx, period, municipality_code, fmt))
+
+
+@router.get(
+    "/settlements/{period}/journal/{side}.{fmt}",
+    response_class=Response,
+    responses={
+        **file_responses("The booking journal", MEDIA_TYPES["csv"], MEDIA_TYPES["xlsx"]),
+        **problems(*_PERIOD, "statement_not_found", "period_not_issued", "account_string_missing"),
+    },
+)
+async def journal_file(
+    period: PeriodPath,
+    side: str,
+    fmt: Literal["csv", "xlsx"],
+    ctx: Annotated[Ctx, Depends(require("region", "municipality"))],
+) -> Response:
+    """The booking journal (posteringsfil) of an issued period: `side` is `region` (its
+    expense per municipality and treatment type) or a municipality's code (its income);
+    account strings from the configuration (IVSETTLE_ACCOUNTS_FILE). A municipality gets
+    its own only."""
+    return file_response(await journal.journal_file(ctx, period, side, fmt))
 
 
 @router.get(

@@ -67,6 +67,7 @@ class Targets:
     transfer_id: str = ""
     objection_id: str = ""
     cvr: str = "29190623"
+    side: str = "157"
 
     def params(self) -> dict[str, Any]:
         """The path parameters, by name."""
@@ -81,6 +82,9 @@ MATRIX: dict[tuple[str, str], Access] = {
     ),
     ("GET", "/api/v1/hospitals"): Access(allow(*ROLES)),
     ("GET", "/api/v1/payers"): Access(allow("admin", "region")),
+    ("GET", "/api/v1/settlements/{period}/journal/{side}.{fmt}"): Access(
+        allow("region", "municipality"), foreign={"municipality": 404}
+    ),
     ("PATCH", "/api/v1/payers/{cvr}"): Access(
         allow("admin"), body=lambda t: {"order_reference": "IV-AFTALE-2021"}
     ),

@@ -3,6 +3,7 @@ run, the same in process, for a subprocess (`service_env`) and for the command l
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 
@@ -32,13 +33,24 @@ def owner_url(url: str) -> str | None:
 
 
 def settings_for(
-    url: str, tmp: Path, *, require_approval: bool = False, review_holds: bool = False
+    url: str,
+    tmp: Path,
+    *,
+    require_approval: bool = False,
+    review_holds: bool = False,
+    accounts: dict[str, dict[str, str]] | None = None,
 ) -> Settings:
     """The service's settings for a test database at `url`; the key file goes in `tmp`.
     Four eyes and review holds are off unless asked for (a one-person installation): most
     tests bill courses completed without a visit, which a rule would hold;
-    tests/test_approval.py and tests/test_holds.py turn them on."""
+    tests/test_approval.py and tests/test_holds.py turn them on. `accounts`: the booking
+    journals' account strings (written to a file in `tmp`)."""
+    accounts_file = None
+    if accounts is not None:
+        accounts_file = tmp / "accounts.json"
+        accounts_file.write_text(json.dumps({"accounts": accounts}), encoding="utf-8")
     return Settings(
+        accounts_file=accounts_file,
         database_url=url,
         require_approval=require_approval,
         review_holds=review_holds,
