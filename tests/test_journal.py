@@ -10,6 +10,7 @@ import io
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import openpyxl
 import pytest
 from fastapi import FastAPI
@@ -137,3 +138,27 @@ def test_entries_sum_to_the_statements_and_name_every_missing_account() -> None:
         journal(statements, "157", {"157": {"fluids": "F"}}, parties, {})
     assert refused.value.missing == ["157.antibiotics"]
     assert journal(statements, "101", {}, parties, {}) == []  # nothing of 101's
+
+
+async def test_the_pages_offer_the_journals_and_the_e_invoice_of_an_issued_month(
+    app: FastAPI, issued: tuple[Api, Api, Api]
+) -> None:
+    region, gentofte, _ = issued
+    transport = httpx.ASGITransport(app=app)
+    for who, page, side in (
+        (region, "/perioder/2024-03", "region"),
+        (gentofte, "/perioder/2024-03/kommuner/157", "157"),
+    ):
+        key = str(who.client.headers["Authorization"]).removeprefix("Bearer ")
+        async with httpx.AsyncClient(transport=transport, base_url="http://ivsettle.test") as web:
+            assert (await web.post("/log-ind", data={"api_key": key})).status_code == 303
+            text = (await web.get(page)).text
+            link = f"/perioder/2024-03/posteringer/{side}.csv"
+            assert f'href="{link}"' in text
+            served = await web.get(link)
+            api = await who.get(f"/api/v1/settlements/2024-03/journal/{side}.csv")
+            assert served.status_code == 200 and served.content == api.content
+            if side == "157":
+                assert "e-faktura (OIOUBL)" in text
+                refused = await web.get("/perioder/2024-03/posteringer/101.csv")
+                assert refused.status_code == 404

@@ -39,7 +39,7 @@ from service.kit.http import file_response
 from service.objection import service as objections_service
 from service.objection.schemas import ObjectionSearch
 from service.report.labels import kr_text
-from service.settlement import approval, downloads, issue, service
+from service.settlement import approval, downloads, issue, journal, service
 from service.settlement.schemas import HoldReleaseIn, LineOut, StatementOut
 from service.visit import service as visit_service
 from service.web.charts import Bar, Series, column_chart, hbar_chart, staircase_chart, visit_days
@@ -69,6 +69,9 @@ AnyPage = Annotated[Page, Depends(signed_in(*ANY_ROLE))]
 RegionPage = Annotated[Page, Depends(signed_in("region"))]
 FinancePage = Annotated[Page, Depends(signed_in("region", "municipality"))]
 FORMATS = ("csv", "xlsx", "pdf")
+ISSUED_FORMATS = (*FORMATS, "xml")
+"""An issued statement is also its OIOUBL e-invoice."""
+JOURNAL_FORMATS = ("csv", "xlsx")
 SIGN_IN_NOTICES = {
     "ud": "Du er logget ud.",
     "ugyldig": "Din nøgle er ikke længere gyldig. Log ind med en gyldig nøgle.",
@@ -301,6 +304,15 @@ async def _refused(
     )
 
 
+@router.get("/perioder/{period}/posteringer/{side}.{fmt}")
+async def journal_download(period: str, side: str, fmt: str, page: FinancePage) -> Response:
+    """The booking journal, the same bytes as the API's (region: `region`; a municipality
+    its own)."""
+    if fmt not in JOURNAL_FORMATS:
+        raise NotFound("not_found", "no such file")
+    return file_response(await journal.journal_file(page.ctx, Period.parse(period), side, fmt))
+
+
 @router.get("/perioder/{period}/region.xlsx")
 async def region_summary_download(period: str, page: RegionPage) -> Response:
     return file_response(await downloads.region_summary_file(page.ctx, Period.parse(period)))
@@ -350,7 +362,7 @@ def _sum(lines: list[LineOut]) -> str:
 @router.get("/perioder/{period}/kommuner/{code}.{fmt}")
 async def statement_download(period: str, code: str, fmt: str, page: FinancePage) -> Response:
     """The same bytes as the API's download (an issued statement's stored file)."""
-    if fmt not in FORMATS:
+    if fmt not in ISSUED_FORMATS:
         raise NotFound("not_found", "no such file")
     return file_response(await downloads.statement_file(page.ctx, Period.parse(period), code, fmt))
 
@@ -390,7 +402,8 @@ async def statement_page(
             "previous": previous,
             "following": following,
             "base": f"/perioder/{statement.period}/kommuner/{statement.municipality_code}",
-            "formats": FORMATS,
+            "formats": ISSUED_FORMATS if statement.state == "issued" else FORMATS,
+            "journal_formats": JOURNAL_FORMATS,
             "objections": objections,
         },
         page=page,
