@@ -193,8 +193,10 @@ async def test_adjustments_with_negative_lines_and_a_credit_note(
     assert etree.QName(doc).localname == "Invoice"
     assert amounts(doc) == (Decimal(march["total"]), Decimal(march["total"]))
 
-    # April: February's course cancelled, nothing new: a negative total, a credit note.
+    # April: February's course cancelled and one short new course: a negative total, a
+    # credit note that references February's statement (not its own month's).
     at(app, "2024-05-15T10:00:00+02:00")
+    await completed_course(hospital, gentofte, "2024-04-02", "2024-04-02", "fluids", CPR_B)
     r = await gentofte.post(
         f"/api/v1/courses/{long['id']}/cancel", json={"reason": "registreret ved en fejl"}
     )

@@ -55,7 +55,9 @@ async def statement_document(session: AsyncSession, statement: StatementOut) -> 
         )
     credited: list[tuple[str, date]] = []
     if document_kind(statement) == "CreditNote":
-        periods = sorted({Period.parse(line.period) for line in statement.lines})
+        # The earlier statements its adjustments concern (not itself: its own month's
+        # lines are new, not credited).
+        periods = sorted({Period.parse(x.period) for x in statement.lines if x.adjustment})
         credited = [
             (f"{s.number_year}-{s.number:04d}", document_time(s.issued_at).date())
             for s in await repository.issued_statements_of(
