@@ -9,7 +9,7 @@ float ever touches money.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -176,6 +176,11 @@ def document_time(issued_at: datetime | None) -> datetime:
     if issued_at.tzinfo is None:
         return issued_at.replace(tzinfo=UTC)
     return issued_at.astimezone(UTC)
+
+
+def local_date(issued_at: datetime) -> date:
+    """The Copenhagen calendar date of an instant (an issue at 00:30 is that day's)."""
+    return document_time(issued_at).astimezone(COPENHAGEN).date()
 
 
 def date_text(issued_at: datetime | None) -> str:

@@ -36,7 +36,7 @@ from service.domain.parties import Party, PayerTerms
 from service.report.labels import (
     KIND_LABELS,
     course_label,
-    document_time,
+    local_date,
     period_label,
     reason_label,
     statement_number,
@@ -85,7 +85,7 @@ def statement_oioubl(doc: EInvoice) -> bytes:
     kind = document_kind(s)
     credit = kind == "CreditNote"
     sign = -1 if credit else 1
-    issue_date = document_time(s.issued_at).date()
+    issue_date = local_date(s.issued_at)
     # The document's own namespace is the default one, as in the official examples (the
     # stubs do not know lxml's None key for it).
     nsmap: Any = {None: _ROOT_NS[kind], **_NS}

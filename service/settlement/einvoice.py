@@ -16,7 +16,7 @@ from service.domain.parties import Address, Party, PayerTerms, missing, missing_
 from service.domain.settlement import Period
 from service.errors import Conflict
 from service.models import Municipality, Payer
-from service.report.labels import document_time
+from service.report.labels import local_date
 from service.report.oioubl import EInvoice, document_kind, statement_oioubl
 from service.settlement import repository
 from service.settlement.schemas import StatementOut
@@ -59,7 +59,7 @@ async def statement_document(session: AsyncSession, statement: StatementOut) -> 
         # lines are new, not credited).
         periods = sorted({Period.parse(x.period) for x in statement.lines if x.adjustment})
         credited = [
-            (f"{s.number_year}-{s.number:04d}", document_time(s.issued_at).date())
+            (f"{s.number_year}-{s.number:04d}", local_date(s.issued_at))
             for s in await repository.issued_statements_of(
                 session, statement.municipality_code, [str(p) for p in periods]
             )

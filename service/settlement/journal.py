@@ -17,7 +17,7 @@ from service.domain.settlement import Period
 from service.errors import Conflict, NotFound
 from service.report.files import MEDIA_TYPES, File
 from service.report.journal import journal_csv, journal_xlsx
-from service.report.labels import TREATMENT_LABELS, document_time, statement_number
+from service.report.labels import TREATMENT_LABELS, local_date, statement_number
 from service.settlement import repository
 from service.settlement.presentation import stored_statements
 
@@ -54,7 +54,7 @@ async def journal_file(ctx: Ctx, period: Period, side: str, fmt: str) -> File:
                 municipality_name=s.municipality_name,
                 payer_key=s.payer.cvr,
                 payer_name=s.payer.name,
-                issued_on=document_time(s.issued_at).date(),
+                issued_on=local_date(s.issued_at),
                 by_type=dict(by_type),
             )
         )
