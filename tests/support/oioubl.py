@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib.util
 from pathlib import Path
 from types import ModuleType
@@ -20,6 +22,17 @@ def _load() -> ModuleType:
 
 
 _VALIDATOR = _load()
+
+
+def _release() -> None:
+    """Free the Saxon processor before the interpreter tears down: left to the end, its
+    finaliser runs after sys.excepthook is gone ("Error in sys.excepthook" on exit)."""
+    _VALIDATOR._stylesheet.cache_clear()
+    _VALIDATOR._processor.cache_clear()
+    gc.collect()
+
+
+atexit.register(_release)
 
 
 def oioubl_errors(content: bytes, tmp_path: Path, name: str) -> list[str]:
