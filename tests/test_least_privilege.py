@@ -34,6 +34,7 @@ WRITE_ONCE = {
     "course_hold_releases",
     "course_positions",
     "course_versions",
+    "events",
     "settlement_approvals",
     "settlement_inputs",
     "settlement_issues",
@@ -174,7 +175,7 @@ def test_migrate_reports_the_service_roles_privileges(
     env = os.environ | service_env(settings.database_url)
     ok = run_cli(env, tmp_path, "migrate")
     assert ok.returncode == 0, ok.stderr
-    assert f"service role {SERVICE_ROLE}: SELECT, INSERT on 11 write-once tables" in ok.stdout, (
+    assert f"service role {SERVICE_ROLE}: SELECT, INSERT on 12 write-once tables" in ok.stdout, (
         ok.stdout
     )
     assert "owns nothing" in ok.stdout and "warning" not in ok.stderr

@@ -70,3 +70,12 @@ OBJECTION_REASONS: Final[tuple[ObjectionReason, ...]] = get_args(ObjectionReason
 # cancellation, settled as an adjustment) or rejected, each with a note.
 ObjectionStatus = Literal["open", "accepted", "rejected"]
 OBJECTION_STATUSES: Final[tuple[ObjectionStatus, ...]] = get_args(ObjectionStatus)
+
+# What the outbox announces to finance systems (webhooks and `GET /api/v1/events`).
+EventType = Literal["period.issued", "statement.issued", "objection.raised", "objection.answered"]
+EVENT_TYPES: Final[tuple[EventType, ...]] = get_args(EventType)
+
+# A webhook delivery is pending until the endpoint answers 2xx (delivered), or until it has
+# failed for a day (dead: no more attempts; the event stays in the pull API).
+DeliveryStatus = Literal["pending", "delivered", "dead"]
+DELIVERY_STATUSES: Final[tuple[DeliveryStatus, ...]] = get_args(DeliveryStatus)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service.domain.review import HoldRules
+from service.domain.webhooks import RetrySchedule
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ivsettle.db"
 
@@ -69,6 +70,17 @@ class Settings(BaseSettings):
     require_approval: bool = True
     """Four eyes: a period is issued only after another region client approved exactly the
     draft the issue recomputes. `false` for a one-person installation."""
+    webhooks: bool = True
+    """Deliver the outbox's events to the registered webhook endpoints from this process
+    (a background task of the app, `ivsettle serve`). Events are written either way, and
+    the pull API serves them; `false` for a process that should not send."""
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    """How long one delivery attempt may take, connecting and answering, before it fails."""
+    webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    """How often the delivery worker looks for deliveries that are due, when idle."""
+    webhook_dead_after_hours: int = Field(default=24, ge=1, le=24 * 30)
+    """A delivery that has failed for this long is dead: no more attempts (README, "Events
+    and webhooks", for the retry schedule)."""
     echo_sql: bool = False
 
     @field_validator("migration_database_url")
@@ -100,6 +112,11 @@ class Settings(BaseSettings):
             long_course_days=self.review_long_course_days,
             split_course_days=self.review_split_course_days,
         )
+
+    @property
+    def retry_schedule(self) -> RetrySchedule:
+        """When failed webhook deliveries are tried again, and when they are dead."""
+        return RetrySchedule(dead_after=timedelta(hours=self.webhook_dead_after_hours))
 
     @property
     def owner_database_url(self) -> str:

@@ -13,6 +13,7 @@ from service.models.care import (
     Visit,
 )
 from service.models.client import ApiClient
+from service.models.events import Event, WebhookDelivery, WebhookEndpoint
 from service.models.objection import Objection
 from service.models.reference import (
     Hospital,
@@ -47,6 +48,7 @@ __all__ = [
     "CourseTransfer",
     "CourseVersion",
     "DeniedAttempt",
+    "Event",
     "Hospital",
     "Municipality",
     "Objection",
@@ -64,4 +66,6 @@ __all__ = [
     "TariffRate",
     "TariffVersion",
     "Visit",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]
