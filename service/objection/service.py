@@ -15,7 +15,10 @@ from collections.abc import Sequence
 from service.course.service import visible_course
 from service.deps import Ctx
 from service.domain.scope import Violation
+from service.domain.vocabulary import EventType
 from service.errors import Conflict, Invalid, NotFound
+from service.events import outbox, payloads
+from service.events.outbox import NewEvent
 from service.models import Course, Objection
 from service.objection import repository
 from service.objection.schemas import ObjectionAnswerIn, ObjectionIn, ObjectionOut, ObjectionSearch
@@ -55,6 +58,7 @@ async def raise_objection(ctx: Ctx, body: ObjectionIn) -> tuple[ObjectionOut, bo
     ctx.session.add(objection)
     await ctx.session.flush()
     await _audit(ctx, "objection.raise", objection, course)
+    await _announce(ctx, "objection.raised", objection, course)
     return ObjectionOut.model_validate(objection), True
 
 
@@ -80,6 +84,7 @@ async def answer_objection(
     await ctx.session.flush()
     course = await visible_course(ctx, objection.course_id)
     await _audit(ctx, "objection.answer", objection, course)
+    await _announce(ctx, "objection.answered", objection, course)
     return ObjectionOut.model_validate(objection)
 
 
@@ -115,6 +120,14 @@ async def _audit(ctx: Ctx, action: str, objection: Objection, course: Course) ->
         "status": objection.status,
     }
     await ctx.audit(action, "objection", objection.id, course.patient_id, detail=detail)
+
+
+async def _announce(ctx: Ctx, event_type: EventType, objection: Objection, course: Course) -> None:
+    """The event of a raise or an answer, in its transaction (service.events.outbox)."""
+    event = NewEvent(
+        event_type, payloads.objection(objection, course.number), objection.municipality_code
+    )
+    await outbox.emit(ctx.session, ctx.now, [event])
 
 
 def _not_on_statement(field: str, message: str) -> Invalid:

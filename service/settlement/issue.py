@@ -18,6 +18,8 @@ from service.deps import Ctx
 from service.domain.chain import GENESIS, issue_link
 from service.domain.settlement import Period, check_issuable
 from service.errors import Conflict
+from service.events import outbox, payloads
+from service.events.outbox import NewEvent
 from service.settlement import approval, presentation, repository, service
 from service.settlement.issuing import (
     IssueInProgress,
@@ -134,6 +136,9 @@ async def _issue(ctx: Ctx, transaction: IssueTransaction, period: Period) -> boo
             lines=line_rows,
         ),
     )
+    # Finance systems are told in this same transaction: the events exist if and only if
+    # the issue does (service.events.outbox).
+    await outbox.emit(session, now, _issue_events(str(period), issue_id, statement_rows, chain))
     await audit.record(
         session, ctx.principal, now, "settlement.issue", "settlement_issue", issue_id,
         detail={
@@ -147,6 +152,43 @@ async def _issue(ctx: Ctx, transaction: IssueTransaction, period: Period) -> boo
 
 
 _TRACE_COLUMNS = [f.name for f in fields(LineTrace)]
+
+
+def _issue_events(
+    period: str, issue_id: uuid.UUID, statements: list[dict[str, Any]], chain: dict[str, Any]
+) -> list[NewEvent]:
+    """`period.issued`, then one `statement.issued` per statement, in number order."""
+    issued = NewEvent(
+        "period.issued",
+        payloads.period_issued(
+            period,
+            issue_id,
+            len(statements),
+            sum(r["total_ore"] for r in statements),
+            chain["chain_sha256"],
+            chain["previous_sha256"],
+        ),
+    )
+    return [
+        issued,
+        *(
+            NewEvent(
+                "statement.issued",
+                payloads.statement_issued(
+                    period,
+                    r["municipality_code"],
+                    r["payer_cvr"],
+                    r["number_year"],
+                    r["number"],
+                    r["total_ore"],
+                    r["content_sha256"],
+                    chain["chain_sha256"],
+                ),
+                r["municipality_code"],
+            )
+            for r in sorted(statements, key=lambda r: r["number"])
+        ),
+    ]
 
 
 def _issue_row(
