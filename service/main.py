@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,6 +14,8 @@ from service import __version__
 from service.access.vault import load_vault
 from service.course.router import router as course_router
 from service.errors import install_error_handlers
+from service.events.delivery import DeliveryWorker, in_background
+from service.events.router import router as events_router
 from service.kit.clock import Clock
 from service.kit.db import create_engine, create_sessionmaker
 from service.kit.nul import NulRefusalMiddleware
@@ -76,7 +79,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         scrub_access_log()  # after the server has configured its logging
-        yield
+        async with contextlib.AsyncExitStack() as stack:
+            if settings.webhooks:
+                await stack.enter_async_context(in_background(delivery_worker(app)))
+            yield
         await engine.dispose()
 
     app = FastAPI(
@@ -120,7 +126,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settlement_router,
         monitoring_router,
         objection_router,
+        events_router,
     ):
         app.include_router(router)
     install_web_pages(app)  # HTML pages and /static, outside the OpenAPI document
     return app
+
+
+def delivery_worker(app: FastAPI) -> DeliveryWorker:
+    """The app's webhook delivery worker, on its sessions and clock (tests drive one)."""
+    settings: Settings = app.state.settings
+    return DeliveryWorker(
+        app.state.sessionmaker,
+        app.state.clock,
+        settings.retry_schedule,
+        settings.webhook_timeout_seconds,
+        settings.webhook_poll_seconds,
+    )

@@ -114,11 +114,18 @@ async def _targets(callers: Callers) -> Targets:
         json={"course_id": course["id"], "reason": "not_treated", "text": "ingen besøg"},
     )
     assert r.status_code == 201, r.text
+    objection_id = r.json()["id"]
+    r = await callers.home["admin"].post(
+        "/api/v1/webhooks",
+        json={"url": "https://oekonomi.example.dk/ivsettle", "event_types": ["period.issued"]},
+    )
+    assert r.status_code == 201, r.text
     return Targets(
         referral_id=referral["id"],
         course_id=course["id"],
         tariff_id=tariff_id,
-        objection_id=r.json()["id"],
+        objection_id=objection_id,
+        webhook_id=r.json()["id"],
     )
 
 

@@ -475,6 +475,17 @@ class Server:
         return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
 
 
+def client_on(
+    server: Server, key: str, role: str, org: str | None, opened: list[httpx.AsyncClient]
+) -> Api:
+    """An `Api` that calls `server` with `key`; its client is added to `opened` (to close)."""
+    client = httpx.AsyncClient(
+        base_url=server.base, headers={"Authorization": f"Bearer {key}"}, timeout=30
+    )
+    opened.append(client)
+    return Api(client, role, org, uuid.uuid4())
+
+
 @pytest.fixture
 async def servers() -> AsyncIterator[list[Server]]:
     started: list[Server] = []
@@ -543,11 +554,7 @@ async def test_a_server_killed_mid_issue_leaves_the_period_unissued(
     clients: list[httpx.AsyncClient] = []
 
     def client_for(server: Server, name: str, role: str, org: str | None) -> Api:
-        client = httpx.AsyncClient(
-            base_url=server.base, headers={"Authorization": f"Bearer {keys[name]}"}, timeout=30
-        )
-        clients.append(client)
-        return Api(client, role, org, uuid.uuid4())
+        return client_on(server, keys[name], role, org, clients)
 
     try:
         hospital = client_for(first, "hospital", "hospital", "HGH")

@@ -124,6 +124,9 @@ class Problem(BaseModel):
     year: int | None = Field(
         default=None, description="`missing_price_index`: the year whose index is missing"
     )
+    webhook_id: str | None = Field(
+        default=None, description="`webhook_exists`: the active endpoint with that URL"
+    )
 
 
 def problem_response(

@@ -45,6 +45,7 @@ ProblemCode = Literal[
     "objection_not_found",
     "payer_not_found",
     "tariff_not_found",
+    "webhook_not_found",
     "no_tariff",
     "method_not_allowed",
     # 409
@@ -74,6 +75,7 @@ ProblemCode = Literal[
     "master_data_missing",
     "period_not_issued",
     "account_string_missing",
+    "webhook_exists",
     # 413
     "request_too_large",
     # 422
@@ -93,6 +95,7 @@ ProblemCode = Literal[
     "unknown_municipality",
     "visit_outside_course",
     "visit_in_future",
+    "invalid_webhook_url",
     "domain_error",
     # 429
     "too_many_attempts",
@@ -146,6 +149,7 @@ PROBLEM_CODES: Final[Mapping[ProblemCode, CodeMeaning]] = {
     "objection_not_found": CodeMeaning(404, "no such objection for this client"),
     "payer_not_found": CodeMeaning(404, "no payer with this CVR number"),
     "tariff_not_found": CodeMeaning(404, "no tariff version with this id"),
+    "webhook_not_found": CodeMeaning(404, "no webhook endpoint with this id"),
     "no_tariff": CodeMeaning(404, "no tariff version covers this year"),
     "method_not_allowed": CodeMeaning(405, "the path does not take this method"),
     "referral_conflict": CodeMeaning(
@@ -206,6 +210,9 @@ PROBLEM_CODES: Final[Mapping[ProblemCode, CodeMeaning]] = {
         409, "the period has not begun: no draft of it yet (the detail says from when)"
     ),
     "issue_in_progress": CodeMeaning(409, "another issue is being made; ask again"),
+    "webhook_exists": CodeMeaning(
+        409, "an active webhook endpoint has this URL (`webhook_id`): deactivate it first"
+    ),
     "request_too_large": CodeMeaning(413, "the body is larger than the service accepts"),
     "too_many_attempts": CodeMeaning(
         429, "too many failed sign-ins from this address; wait `Retry-After` seconds"
@@ -232,6 +239,9 @@ PROBLEM_CODES: Final[Mapping[ProblemCode, CodeMeaning]] = {
     "unknown_municipality": CodeMeaning(422, "not one of the region's municipalities"),
     "visit_outside_course": CodeMeaning(422, "the visit lies outside the course dates"),
     "visit_in_future": CodeMeaning(422, "a visit is recorded after it has started"),
+    "invalid_webhook_url": CodeMeaning(
+        422, "a webhook endpoint is an http:// or https:// URL with a host, no credentials"
+    ),
     "domain_error": CodeMeaning(422, "breaks another rule of the agreement"),
     "internal_error": CodeMeaning(500, "the request failed; quote the request id"),
     "retry_exhausted": CodeMeaning(

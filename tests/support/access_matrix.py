@@ -11,6 +11,7 @@ object out.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -68,6 +69,7 @@ class Targets:
     objection_id: str = ""
     cvr: str = "29190623"
     side: str = "157"
+    webhook_id: str = ""
 
     def params(self) -> dict[str, Any]:
         """The path parameters, by name."""
@@ -201,6 +203,19 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/objections/{objection_id}/answer"): Access(
         allow("region"), body=lambda t: {"decision": "rejected", "note": "datoerne passer"}
     ),
+    # Events: the region and the admin pull every event, a municipality only its own (the
+    # filter by its code is tests/test_webhooks.py's); webhook endpoints are the admin's.
+    ("GET", "/api/v1/events"): Access(allow("region", "admin", "municipality")),
+    ("POST", "/api/v1/webhooks"): Access(
+        allow("admin"),
+        body=lambda t: {
+            "url": f"https://oekonomi.example.dk/hooks/{uuid.uuid4().hex}",
+            "event_types": ["statement.issued"],
+        },
+    ),
+    ("GET", "/api/v1/webhooks"): Access(allow("admin")),
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"): Access(allow("admin")),
+    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): Access(allow("admin")),
     ("GET", "/api/v1/courses/{course_id}/visits"): Access(
         allow("municipality", "region"), foreign={"municipality": 404}
     ),
