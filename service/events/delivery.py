@@ -177,7 +177,10 @@ class DeliveryWorker:
                 status = answer.status_code
         except TimeoutError:
             return f"no answer within {self.timeout:g} s"
-        except httpx.HTTPError as exc:
+        except Exception as exc:
+            # Whatever stopped the attempt (a refused connection, a TLS error, a URL the
+            # client will not send to) is its failure, recorded and retried by the
+            # schedule: no delivery can come back for ever on its lease.
             return f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
         if 200 <= status < 300:
             return None
