@@ -5,7 +5,7 @@ role may only SELECT and INSERT it). `webhook_endpoints` (one active per URL) an
 `webhook_deliveries` (one per endpoint and event) change as deliveries are made.
 
 Revision ID: b8c9d0e1f2a4
-Revises: f6a7b8c9d0e2
+Revises: a7b8c9d0e1f3
 Create Date: 2026-12-09
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from service.migrations.write_once import create_append_only_triggers, drop_append_only_triggers
 
 revision: str = "b8c9d0e1f2a4"
-down_revision: str | None = "f6a7b8c9d0e2"
+down_revision: str | None = "a7b8c9d0e1f3"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
