@@ -11,6 +11,11 @@ import typer
 from service.cli.app import app, configure_logging, describe, prepared_settings
 from service.kit.settings import Settings
 
+DEMO_ACCOUNTS = (
+    Path(__file__).resolve().parents[2] / "contracts" / "examples" / "accounts.demo.json"
+)
+"""The demo's account strings (made up), when IVSETTLE_ACCOUNTS_FILE names no other."""
+
 
 @app.command()
 def serve(
@@ -40,6 +45,11 @@ def serve(
         from service.simulation.demo import prepare_demo
 
         last, keys = prepare_demo(settings, typer.echo)
+        if settings.accounts_file is None:
+            settings = settings.model_copy(update={"accounts_file": DEMO_ACCOUNTS})
+            typer.echo(
+                f"demo: the booking journals use the made-up account strings of {DEMO_ACCOUNTS}"
+            )
         typer.echo("Demo API keys (also in ivsettle-demo-keys.json):")
         for name, key in keys.items():
             typer.echo(f"  {name}: {key}")
