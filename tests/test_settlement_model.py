@@ -1,19 +1,36 @@
-"""Model-based test of the monthly settlement (issue 5, "Prove it holds").
+"""Model-based test of the monthly settlement (issue 5, "Prove it holds"), review holds and
+their release included (issue 13).
 
 Hypothesis drives random histories through the HTTP API - registrations (referral and
 acceptance), visits (often late, for months already issued), completions, corrections of
-start and end dates, cancellations, the clock moving on and month after month issued - and
-after every step compares what the service says with `tests.support.settlement_model`, a
-plain model written from DESIGN.md alone:
+start and end dates, cancellations, the region releasing held courses, the clock moving on
+and month after month issued - and after every step compares what the service says with
+`tests.support.settlement_model`, a plain model written from DESIGN.md alone:
 
 - the draft of the open period (every line of the two municipalities in play, the other
   27 empty, totals, staircase count, courses not yet settled) is what the model predicts;
 - each issued statement is exactly the model's statement at the moment of issue, and
   re-reading it later gives the same content and hash (issued statements never change);
 - over all issued statements, each billed item (course, kind, month) nets to what the
-  model says the course owed when the last period was issued, and no regular line is
-  issued twice;
+  model says the course owed when an issue last read it, and no regular line is issued
+  twice;
 - each course shows the staircase place and billed total the model expects.
+
+Review holds are on. The service's list of held courses is the one thing the model is
+told (the rules are tested at their thresholds in tests/test_holds.py; here courses
+completed without a dose, ending days after the last dose, moved far from the expected
+start or back-dated by corrections are held often); everything else it predicts: a held
+course has no line, regular or adjustment, and no staircase place in drafts and issues,
+and keeps what it was billed before; a released one is owed afterwards like late data
+(regular lines for the open month, adjustments for earlier ones) and is placed, in the
+model's order, when first billed. The region releases some or all of the held courses at
+random, as a step or while time passes, and every course still held before the last issue
+(a release covers the rules holding the course now; releasing it again is refused). Once
+nothing was held at an issue after releases, every billed item nets to what every course
+owed at that issue: issued equals owed, nothing twice. A history that random ones reach
+only now and then - courses held over an issue, billed in a later one once released, one
+of them for a correction made while it was held - also runs step by step through the same
+machine and invariants.
 
 Scenarios are restricted so the model stays small: two municipalities, two hospitals,
 antibiotics and fluids (6 and 3 included days), start dates from September 2024 on (one
@@ -36,6 +53,7 @@ import json
 import shutil
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -64,6 +82,7 @@ from tests.support.factories import referral_payload
 from tests.support.settlement_model import (
     RATES,
     Course,
+    Item,
     Line,
     Model,
     Month,
@@ -146,6 +165,16 @@ def assert_same_lines(actual: Counter[Line], expected: Counter[Line], where: str
     )
 
 
+def assert_same_items(actual: Counter[Item], expected: Counter[Item]) -> None:
+    """Net quantities per billed item (an item missing is zero); the differences."""
+    differ = {
+        k: (actual[k], expected[k])
+        for k in actual.keys() | expected.keys()
+        if actual[k] != expected[k]
+    }
+    assert not differ, f"(item: (issued, owed)) {sorted(differ.items())}"
+
+
 def content_hash(statement: dict[str, Any]) -> str:
     content = {k: v for k, v in statement.items() if k not in ("hash", "chain")}
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -174,10 +203,15 @@ class SettlementMachine(RuleBasedStateMachine):
         self.model = Model(thresholds=THRESHOLDS, first_period=FIRST_PERIOD)
         self.issued: dict[str, dict[str, Any]] = {}
         """period → {"summary": ..., municipality code: statement}, as first read."""
+        self.released: set[str] = set()
+        """Courses the region has released from a hold."""
+        self.released_by_last_issue = False
         self.db_file: Path | None = None
         self._app: FastAPI | None = None
         try:
-            self._app = create_app(settings_for(self._fresh_database(), self.workdir))
+            self._app = create_app(
+                settings_for(self._fresh_database(), self.workdir, review_holds=True)
+            )
             self.app.state.clock.pinned = self.now()
             self.run(self._set_up())
         except BaseException:
@@ -232,6 +266,33 @@ class SettlementMachine(RuleBasedStateMachine):
         response = self.run(self.clients[client].request(method, url, json=body))
         assert response.status_code == expected, (method, url, body, response.text)
         return dict(response.json())
+
+    def holds(self, period: Month) -> dict[str, list[str]]:
+        """The courses held out of a period's draft now, with their rules, as the region's
+        list (`/holds`) has them."""
+        response = self.run(
+            self.clients["region"].get(f"/api/v1/settlements/{month_text(period)}/holds")
+        )
+        assert response.status_code == 200, response.text
+        return self.check_holds(response.json())
+
+    def check_holds(self, holds: list[dict[str, Any]]) -> dict[str, list[str]]:
+        """A hold list, as course id → rules: courses the model has, not cancelled (a
+        cancellation only credits), each once, with its municipality and explained rules."""
+        out: dict[str, list[str]] = {}
+        for hold in holds:
+            course = self.model.courses[hold["course_id"]]
+            assert course.status != "cancelled" and hold["course_id"] not in out, hold
+            assert hold["municipality_code"] == course.municipality, hold
+            assert hold["rules"] and all(r["explanation"] for r in hold["rules"]), hold
+            out[course.id] = [r["rule"] for r in hold["rules"]]
+        return out
+
+    def in_model_order(self, ids: Iterable[str]) -> list[str]:
+        """Course ids in the order of registration, not of their random UUIDs: what a rule
+        picks among them depends only on Hypothesis's draws (derandomized runs repeat)."""
+        wanted = set(ids)
+        return [course_id for course_id in self.model.courses if course_id in wanted]
 
     def teardown(self) -> None:
         async def close() -> None:
@@ -432,21 +493,62 @@ class SettlementMachine(RuleBasedStateMachine):
         )
         course.status = "cancelled"
 
-    @rule(days=st.integers(1, 12))
-    def time_passes(self, days: int) -> None:
+    @precondition(lambda self: self.model.held)
+    @rule(every=st.booleans(), mask=PICK)
+    def release(self, every: bool, mask: int) -> None:
+        """The region releases courses held now: every one, or those `mask` picks."""
+        self.step()
+        self.release_picked(every, mask)
+
+    def release_picked(self, every: bool, mask: int) -> None:
+        """Release every held course, or those `mask` picks (at least one)."""
+        period = self.model.open_period()
+        held = self.holds(period)
+        assert set(held) == self.model.held  # as the draft's summary had them
+        ids = self.in_model_order(held)
+        chosen = ids if every else [c for i, c in enumerate(ids) if (mask >> i % 20) & 1]
+        self.release_holds(period, held, chosen or [ids[mask % len(ids)]])
+
+    def release_holds(self, period: Month, held: dict[str, list[str]], chosen: list[str]) -> None:
+        """Release the `chosen` of the `held` courses: each release covers the rules that
+        hold the course now, a second one is refused, and the others stay held."""
+        note = {"note": "Kontrolleret: doserne er givet"}
+        for course_id in chosen:
+            url = f"/api/v1/courses/{course_id}/hold-release"
+            out = self.call("region", "POST", url, 200, note)
+            assert out["course_id"] == course_id and set(held[course_id]) <= set(out["rules"])
+            self.released.add(course_id)
+        again = self.call("region", "POST", f"/api/v1/courses/{chosen[0]}/hold-release", 409, note)
+        assert again["code"] == "course_not_held", again
+        left = self.holds(period)
+        assert set(left) == set(held) - set(chosen), (left, chosen)
+        self.model.held = frozenset(left)
+
+    @rule(days=st.integers(1, 12), review=st.none() | PICK)
+    def time_passes(self, days: int, review: int | None) -> None:
+        """Days pass; with `review` the region meanwhile releases some held courses."""
         self.step(days)
+        if review is not None and self.model.held:
+            self.release_picked(False, review)
 
     @precondition(lambda self: len(self.issued) < MAX_ISSUES)
     @rule(days_after=st.integers(0, 4))
     def issue(self, days_after: int) -> None:
         """Issue the open period (moving the clock past its end first if need be), then
-        issue it again: the same issue, answered with 200."""
+        issue it again: the same issue, answered with 200. The courses held then are left
+        out of it. Before the last issue (January) the region releases every course still
+        held: a history ends with everything released and settled."""
         period = self.model.open_period()
         self.step(max(0, (last_day(period) - self.today).days + 1 + days_after))
         text = month_text(period)
+        held = self.holds(period)
+        self.model.held = frozenset(held)
+        if held and len(self.issued) == MAX_ISSUES - 1:
+            self.release_holds(period, held, self.in_model_order(held))
+        self.released_by_last_issue = bool(self.released)
         summary = self.call("region", "POST", f"/api/v1/settlements/{text}/issue", 201)
         again = self.call("region", "POST", f"/api/v1/settlements/{text}/issue", 200)
-        assert again == summary
+        assert again == summary and summary["holds"] == []
         expected = Counter(self.model.issue(self.now()))
         snapshot: dict[str, Any] = {"summary": summary}
         for code in MUNICIPALITIES:
@@ -493,9 +595,12 @@ class SettlementMachine(RuleBasedStateMachine):
 
     @invariant()
     def draft_matches_the_model(self) -> None:
-        """The open period's draft, line by line, and the summary around it."""
+        """The open period's draft, line by line, and the summary around it; the courses
+        its summary says are held are what the model leaves out."""
         period = self.model.open_period()
         text = month_text(period)
+        summary = self.call("region", "GET", f"/api/v1/settlements/{text}", 200)
+        self.model.held = frozenset(self.check_holds(summary["holds"]))
         expected = Counter(self.model.statement(period))
         found: Counter[Line] = Counter()
         for code in MUNICIPALITIES:
@@ -506,7 +611,6 @@ class SettlementMachine(RuleBasedStateMachine):
             assert ore(statement["total"]) == sum(line.amount for line in service_lines(statement))
             found += service_lines(statement)
         assert_same_lines(found, expected, f"draft {text} on {self.today}")
-        summary = self.call("region", "GET", f"/api/v1/settlements/{text}", 200)
         assert summary["state"] == "draft"
         assert ore(summary["total"]) == sum(line.amount for line in expected.elements())
         for row in summary["municipalities"]:
@@ -530,11 +634,10 @@ class SettlementMachine(RuleBasedStateMachine):
                 )
                 assert statement == snapshot[code], f"issued statement {text}/{code} changed"
 
-    @invariant()
-    def issued_lines_net_to_what_was_owed(self) -> None:
-        """Over all issued statements, each billed item nets to what the model owed at the
-        last issue, and no regular line (course, kind, month) is issued twice."""
-        net: Counter[tuple[str, str, Month]] = Counter()
+    def issued_net(self) -> Counter[Item]:
+        """Each billed item's net quantity over all issued statements (as first read),
+        checking that no regular line (course, kind, month) is issued twice."""
+        net: Counter[Item] = Counter()
         regular: Counter[tuple[str, str, str]] = Counter()
         for text, snapshot in self.issued.items():
             for code in MUNICIPALITIES:
@@ -549,8 +652,40 @@ class SettlementMachine(RuleBasedStateMachine):
                     else:
                         assert line["period"] < text, line
         assert all(count == 1 for count in regular.values()), regular
-        owed = +self.model.owed_at_last_issue
-        assert +net == owed, (sorted((+net - owed).items()), sorted((owed - +net).items()))
+        return net
+
+    @invariant()
+    def issued_lines_net_to_what_was_owed(self) -> None:
+        """Over all issued statements, each billed item nets to what the model says its
+        course owed when an issue last read it (a course held at an issue keeps what it was
+        billed before), and no regular line is issued twice."""
+        assert_same_items(self.issued_net(), self.model.settled())
+
+    @invariant()
+    @precondition(lambda self: self.released_by_last_issue and not self.model.held_at_last_issue)
+    def once_released_issued_equals_owed(self) -> None:
+        """Holds were released, then an issue held nothing: every billed item nets to
+        what the data said every course owed then (issued equals owed, nothing twice), and
+        each year's staircase has positions 1..n, one course each."""
+        assert_same_items(self.issued_net(), self.model.owed_at_last_issue)
+        years: dict[int, list[int]] = {}
+        for course in self.model.courses.values():
+            if course.placement is not None:
+                years.setdefault(course.placement.year, []).append(course.placement.position)
+        assert all(sorted(p) == list(range(1, len(p) + 1)) for p in years.values()), years
+
+
+def machine_for(
+    database_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> type[SettlementMachine]:
+    template: Path | None = None
+    if database_url.startswith("sqlite"):
+        template = request.getfixturevalue("sqlite_template")
+    return type(
+        "Machine",
+        (SettlementMachine,),
+        {"url": database_url, "template": template, "workdir": tmp_path},
+    )
 
 
 @pytest.mark.slow
@@ -559,15 +694,66 @@ def test_settlement_follows_the_model(
 ) -> None:
     """Random histories through the API agree with the model after every step."""
     backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
-    template: Path | None = None
-    if backend == "sqlite":
-        template = request.getfixturevalue("sqlite_template")
-    machine = type(
-        "Machine",
-        (SettlementMachine,),
-        {"url": database_url, "template": template, "workdir": tmp_path},
-    )
+    machine = machine_for(database_url, tmp_path, request)
     run_state_machine_as_test(machine, settings=settings(SETTINGS, max_examples=EXAMPLES[backend]))
+
+
+def test_courses_held_over_issues_are_owed_once_released(
+    database_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A history the random ones reach only now and then, step by step through the same
+    machine and its invariants: a course completed without a dose is held over October's
+    issue and billed in November's, for October, once released; a billed course corrected
+    to end nine days after its last dose is held over November's issue (its extra days
+    wait) and, released, billed in December's, for October, as a correction."""
+    machine = machine_for(database_url, tmp_path, request)()
+
+    def then_check() -> None:
+        machine.draft_matches_the_model()
+        machine.issued_statements_never_change()
+        machine.issued_lines_net_to_what_was_owed()
+
+    def issued(period: str, course: Course) -> list[tuple[str, str, int, str | None]]:
+        return sorted(
+            (line["kind"], line["period"], line["quantity"], line["reason"])
+            for line in machine.issued[period][course.municipality]["lines"]
+            if line["course_id"] == course.id
+        )
+
+    try:
+        # 1 November: fluids 12-16 October without a dose; antibiotics 2-11 October given.
+        machine.register("101", "HGH", "fluids", days_back=20, length=5, given=0)
+        machine.register("157", "RH", "antibiotics", days_back=30, length=10, given=10)
+        undosed, dosed = machine.model.courses.values()
+        then_check()
+        assert machine.model.held == {undosed.id}
+        machine.issue(days_after=0)
+        then_check()
+        assert issued("2024-10", undosed) == [] and dosed.placement is not None
+        machine.release(every=True, mask=0)
+        then_check()
+        # The end moved from 11 to 20 October: nine days after the last dose.
+        machine.correct(which=1, new_start=None, new_end=18)
+        assert dosed.end == date(2024, 10, 20)
+        then_check()
+        assert machine.model.held == {dosed.id}
+        machine.issue(days_after=3)
+        then_check()
+        assert issued("2024-11", undosed) == [
+            ("course_fee", "2024-10", 1, "late_registration"),
+            ("day_fee", "2024-10", 2, "late_registration"),
+        ]
+        assert issued("2024-11", dosed) == []
+        machine.time_passes(days=5, review=1)
+        then_check()
+        assert not machine.model.held
+        machine.issue(days_after=0)
+        then_check()
+        assert issued("2024-12", dosed) == [("day_fee", "2024-10", 9, "correction")]
+        assert machine.released_by_last_issue and not machine.model.held_at_last_issue
+        machine.once_released_issued_equals_owed()
+    finally:
+        machine.teardown()
 
 
 def test_the_model_agrees_with_the_readme_example() -> None:

@@ -5,6 +5,13 @@ can be, so that it checks the service's arithmetic rather than repeating it. It 
 scenarios the test generates: one tariff version valid for every start date, no price
 index, no corrections of type or municipality, so a course's unit prices never change and
 a billed item (course, kind, month) is one line on a statement.
+
+Review holds: the model is told which courses the review rules hold now (`Model.held`, as
+the service lists them; the rules are tested at their thresholds elsewhere) and predicts
+the rest. A held course is left out of the statement entirely (no line, regular or
+adjustment, and no staircase place) and out of the issue (it keeps what it was billed when
+an issue last read it); once released it is owed like late data, desired minus issued, and
+is placed when first billed.
 """
 
 from __future__ import annotations
@@ -81,6 +88,10 @@ class Course:
     """Local dates of stored visits with the dose given (kept through corrections)."""
     corrected_at: datetime | None = None
     placement: Placement | None = None
+    read_at: datetime | None = None
+    """When an issue last read the course (every issue but those that held it)."""
+    settled: Counter[Item] = field(default_factory=Counter)
+    """What the course owed when an issue last read it: what it has been billed, net."""
 
     def billed_through(self) -> date | None:
         """DESIGN: a completed course through its end date, an active one through its last
@@ -140,16 +151,28 @@ class Model:
     issued: Counter[Item] = field(default_factory=Counter)
     """Net quantity issued per billed item, over every issued statement."""
     owed_at_last_issue: Counter[Item] = field(default_factory=Counter)
+    """What every course (held or not) owed when the last period was issued."""
     last_issued: Month | None = None
-    last_issued_at: datetime | None = None
+    held: frozenset[str] = frozenset()
+    """The courses the review rules hold out of the open period now (told by the test)."""
+    held_at_last_issue: frozenset[str] = frozenset()
 
     def open_period(self) -> Month:
         return self.first_period if self.last_issued is None else next_month(self.last_issued)
 
-    def owed(self, through: Month) -> Counter[Item]:
+    def owed(self, through: Month, *, but: frozenset[str] = frozenset()) -> Counter[Item]:
+        """What the courses, but those in `but`, owe for the months up to `through`."""
         total: Counter[Item] = Counter()
         for course in self.courses.values():
-            total.update(course.owed(through))
+            if course.id not in but:
+                total.update(course.owed(through))
+        return total
+
+    def settled(self) -> Counter[Item]:
+        """What the issues so far should net to: each course's `settled`."""
+        total: Counter[Item] = Counter()
+        for course in self.courses.values():
+            total.update(course.settled)
         return total
 
     def counted(self, year: int) -> int:
@@ -159,10 +182,15 @@ class Model:
 
     def placements(self, period: Month) -> dict[str, Placement]:
         """Fixed placements, plus the next positions of their year for the courses that a
-        statement of `period` would bill for the first time, by (start, creation, id)."""
+        statement of `period` would bill for the first time, by (start, creation, id); a
+        held course is not billed, so not placed."""
         placed = {c.id: c.placement for c in self.courses.values() if c.placement is not None}
         new = sorted(
-            (c for c in self.courses.values() if c.placement is None and c.owed(period)),
+            (
+                c
+                for c in self.courses.values()
+                if c.placement is None and c.id not in self.held and c.owed(period)
+            ),
             key=lambda c: (c.start, c.created_at, c.id),
         )
         next_free: dict[int, int] = {}
@@ -175,27 +203,27 @@ class Model:
 
     def reason(self, course: Course, quantity: int) -> str:
         """Why an earlier month is adjusted: a cancellation; a course never billed before
-        (late registration); a correction since the last issue; else late visits (more)
-        or a correction (less)."""
+        (late registration); a correction since an issue last read the course (a held
+        course is not read); else late visits (more) or a correction (less)."""
         if course.status == "cancelled":
             return "cancellation"
         if course.placement is None:  # placed exactly when first billed
             return "late_registration"
-        if (
-            course.corrected_at is not None
-            and self.last_issued_at is not None
-            and course.corrected_at > self.last_issued_at
+        if course.corrected_at is not None and (
+            course.read_at is None or course.corrected_at > course.read_at
         ):
             return "correction"
         return "late_registration" if quantity > 0 else "correction"
 
     def statement(self, period: Month) -> list[Line]:
-        """DESIGN "Monthly settlement": owed for every month up to `period` minus issued."""
-        owed = self.owed(period)
+        """DESIGN "Monthly settlement": owed for every month up to `period` minus issued,
+        leaving the held courses out on both sides."""
+        owed = self.owed(period, but=self.held)
+        issued = Counter({k: q for k, q in self.issued.items() if k[0] not in self.held})
         placed = self.placements(period)
         lines = []
-        for item in sorted(owed.keys() | self.issued.keys()):
-            quantity = owed[item] - self.issued[item]
+        for item in sorted(owed.keys() | issued.keys()):
+            quantity = owed[item] - issued[item]
             if quantity == 0:
                 continue
             course_id, kind, month = item
@@ -231,15 +259,20 @@ class Model:
         )
 
     def issue(self, at: datetime) -> list[Line]:
-        """Issue the open period: fix the new placements and book the lines."""
+        """Issue the open period: fix the new placements and book the lines; every course
+        not held is read (settled as it owes now), a held one keeps what it was billed."""
         period = self.open_period()
         lines = self.statement(period)
         for course_id, placement in self.placements(period).items():
             self.courses[course_id].placement = placement
         for line in lines:
             self.issued[(line.course_id, line.kind, _month(line.period))] += line.quantity
+        for course in self.courses.values():
+            if course.id not in self.held:
+                course.read_at, course.settled = at, course.owed(period)
         self.owed_at_last_issue = self.owed(period)
-        self.last_issued, self.last_issued_at = period, at
+        self.held_at_last_issue = self.held
+        self.last_issued = period
         return lines
 
 
