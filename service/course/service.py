@@ -119,11 +119,9 @@ async def list_courses(
     return await present_courses(ctx, courses, "course.read")
 
 
-async def get_course(ctx: Ctx, course_id: uuid.UUID, reveal_cpr: bool = True) -> CourseOut:
-    """The course, if the principal may see it (`reveal_cpr`: see present_courses)."""
-    course = await visible_course(ctx, course_id)
-    (out,) = await present_courses(ctx, [course], "course.read", reveal_cpr)
-    return out
+async def get_course(ctx: Ctx, course_id: uuid.UUID) -> CourseOut:
+    """The course, if the principal may see it."""
+    return await course_out(ctx, await visible_course(ctx, course_id))
 
 
 def _invalid(code: ProblemCode, field: str, message: str) -> Invalid:

@@ -16,6 +16,7 @@ from service.domain.parties import Address, Party, PayerTerms, missing, missing_
 from service.domain.settlement import Period
 from service.errors import Conflict
 from service.models import Municipality, Payer
+from service.reference import repository as reference_repository
 from service.report.labels import local_date
 from service.report.oioubl import EInvoice, document_kind, statement_oioubl
 from service.settlement import repository
@@ -31,7 +32,7 @@ async def statement_document(session: AsyncSession, statement: StatementOut) -> 
     if not statement.lines:
         raise Conflict("nothing_to_invoice", "the statement has no lines: nothing to invoice")
     municipality = await repository.municipality(session, statement.municipality_code)
-    payer = await repository.payer(session, statement.payer.cvr)
+    payer = await reference_repository.payer(session, statement.payer.cvr)
     assert municipality is not None
     supplier = _party(municipality, municipality.legal_name or "", municipality.cvr)
     customer = _party(payer, statement.payer.name, statement.payer.cvr)

@@ -9,7 +9,7 @@ rows are built here and inserted by the repository; the boundary commits.
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -151,9 +151,6 @@ async def _issue(ctx: Ctx, transaction: IssueTransaction, period: Period) -> boo
     return True
 
 
-_TRACE_COLUMNS = [f.name for f in fields(LineTrace)]
-
-
 def _issue_events(
     period: str, issue_id: uuid.UUID, statements: list[dict[str, Any]], chain: dict[str, Any]
 ) -> list[NewEvent]:
@@ -207,7 +204,7 @@ def _issue_row(
 
 def _line_row(statement_id: uuid.UUID, d: PricedDelta, trace: LineTrace | None) -> dict[str, Any]:
     line = d.line
-    traced = asdict(trace) if trace is not None else dict.fromkeys(_TRACE_COLUMNS)
+    traced = asdict(trace) if trace is not None else presentation.NO_TRACE
     return traced | {
         "statement_id": statement_id,
         "course_id": uuid.UUID(line.course_id),

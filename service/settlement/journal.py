@@ -12,9 +12,9 @@ from collections import defaultdict
 
 from service.deps import Ctx
 from service.domain.journal import AccountsMissing, BookedStatement, Counterpart, journal
-from service.domain.money import parse_kr
 from service.domain.settlement import Period
 from service.errors import Conflict, NotFound
+from service.reference import repository as reference_repository
 from service.report.files import MEDIA_TYPES, File
 from service.report.journal import journal_csv, journal_xlsx
 from service.report.labels import TREATMENT_LABELS, local_date, statement_number
@@ -43,8 +43,8 @@ async def journal_file(ctx: Ctx, period: Period, side: str, fmt: str) -> File:
     for presented in stored_statements(stored):
         s = presented.statement
         by_type: dict[str, int] = defaultdict(int)
-        for line in s.lines:
-            by_type[line.treatment_type] += parse_kr(line.amount)
+        for line in presented.lines:
+            by_type[line.out.treatment_type] += line.amount
         assert s.issued_at is not None
         booked.append(
             BookedStatement(
@@ -60,7 +60,7 @@ async def journal_file(ctx: Ctx, period: Period, side: str, fmt: str) -> File:
         )
     counterparts = {m.code: Counterpart(m.cvr, m.gln) for m in stored.municipalities.values()}
     for cvr in {b.payer_key for b in booked}:
-        payer = await repository.payer(session, cvr)
+        payer = await reference_repository.payer(session, cvr)
         counterparts[cvr] = Counterpart(cvr, payer.gln if payer is not None else None)
     try:
         entries = journal(booked, side, ctx.accounts, counterparts, TREATMENT_LABELS)

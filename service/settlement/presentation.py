@@ -65,12 +65,13 @@ def _draft_line(d: PricedDelta, trace: LineTrace | None) -> Priced:
         unit_price=format_kr(line.unit_price),
         amount=format_kr(line.amount),
         position=d.position,
-        **(asdict(trace) if trace is not None else _NO_TRACE),
+        **(asdict(trace) if trace is not None else NO_TRACE),
     )
     return Priced(out, line.amount)
 
 
-_NO_TRACE = dict.fromkeys(f.name for f in fields(LineTrace))
+NO_TRACE = dict.fromkeys(f.name for f in fields(LineTrace))
+"""A line without a trace: every trace field None (absent from the content)."""
 
 
 def trace_of(line: StatementLine) -> LineTrace | None:

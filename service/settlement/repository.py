@@ -43,7 +43,6 @@ from service.models import (
     TariffRate,
     Visit,
 )
-from service.models import Payer as PayerRow
 from service.models import TariffVersion as TariffVersionRow
 
 
@@ -497,11 +496,6 @@ async def _lines_of(
         for line in rows:
             result[line.statement_id].append(line)
     return result
-
-
-async def payer(session: AsyncSession, cvr: str) -> PayerRow | None:
-    """A payer's master data and invoice terms, by CVR."""
-    return await session.get(PayerRow, cvr)
 
 
 async def issued_statements_of(

@@ -422,9 +422,10 @@ async def course_page(request: Request, course_id: str, page: FinancePage) -> Re
     except ValueError:
         raise NotFound("course_not_found", "no such course for this client") from None
     ctx = page.ctx
-    course = await course_service.get_course(ctx, ident, reveal_cpr=False)
+    row = await course_service.visible_course(ctx, ident)
+    (course,) = await course_service.present_courses(ctx, [row], "course.read", reveal_cpr=False)
     visits = await visit_service.list_visits(ctx, ident)
-    review = await service.course_review(ctx, await course_service.visible_course(ctx, ident))
+    review = await service.course_review(ctx, row)
     names = await clients.client_names(
         ctx.session,
         {c.corrected_by for c in course.corrections} | {r.released_by for r in review.released},
